@@ -1,0 +1,466 @@
+// The stack configuration: its typed shape, its defaults, and one pure parser
+// that validates all of it before any resource exists.
+import {
+    checkKnownKeys,
+    ConfigError,
+    isAddress,
+    isDns1123Label,
+    isObject,
+    join,
+    Obj,
+    Problems,
+    readBool,
+    readInt,
+    readString,
+    readStringList,
+    readStringMap,
+} from "./validate";
+import { isIP } from "node:net";
+
+export { ConfigError } from "./validate";
+export type { ConfigProblem } from "./validate";
+
+export type Sovereignty = "strict" | "relaxed";
+export type NodeRole = "server" | "agent";
+export type DatastoreEngine = "postgres" | "redis";
+
+/** Where a node reaches the outside world through, e.g. a bastion in front of a private network. */
+export interface JumpHostConfig {
+    host: string;
+    port: number;
+    user: string;
+}
+
+export interface NodeConfig {
+    /** Kubernetes node name and resource name part; a DNS-1123 label. */
+    name: string;
+    role: NodeRole;
+    /** Public IP or DNS name used for SSH (and the API certificate's SAN). */
+    host: string;
+    /** Address on the private network that carries cluster traffic. */
+    privateAddress: string;
+    /** Interface of `privateAddress`; found by preflight when omitted. */
+    privateInterface?: string;
+    /** `<country>-<site>`, e.g. `no-oslo`. */
+    region: string;
+    port: number;
+    user: string;
+    /** SSH host public key (`ssh-ed25519 AAAA...`); pins the host when set. */
+    hostKey?: string;
+    jumpHost?: JumpHostConfig;
+    labels: Record<string, string>;
+}
+
+export interface DatastoreConfig {
+    engine: DatastoreEngine;
+    /** Instance name, unique in the platform: a datastore belongs to one service. */
+    instance: string;
+}
+
+export interface ServiceConfig {
+    name: string;
+    image: string;
+    port: number;
+    replicas: number;
+    healthPath: string;
+    /** URL prefix routed by the gateway, e.g. `/api/inventory`. */
+    gatewayPath: string;
+    datastores: DatastoreConfig[];
+    resources: { cpu: string; memory: string; cpuLimit?: string; memoryLimit: string };
+}
+
+export interface TuningConfig {
+    /** Final sysctl values: the seed's defaults merged with `sysctls` overrides. */
+    sysctls: Record<string, string>;
+    /** Keys whose value is a floor: a host already above it keeps its higher value. */
+    floorKeys: string[];
+    /** Open-files limit for services (limits.d and systemd's DefaultLimitNOFILE). */
+    nofile: number;
+}
+
+export interface PreflightConfig {
+    /** `systemd-detect-virt` answers accepted besides `kvm` and `none`. */
+    allowVirtualization: string[];
+    /** Kernel modules that must be loadable. Empty when k3s is off. */
+    requiredModules: string[];
+}
+
+export interface PlatformConfig {
+    sovereignty: Sovereignty;
+    region: string;
+    ssh: { user: string; port: number; privateKeyPath?: string };
+    mtu: number;
+    nodes: NodeConfig[];
+    tuning: TuningConfig;
+    preflight: PreflightConfig;
+    k3s: { enabled: boolean };
+    services: ServiceConfig[];
+}
+
+/** The article's tuning for many connections, plus reserved ports so ephemeral ports never take a cluster port. */
+export const DEFAULT_SYSCTLS: Readonly<Record<string, string>> = {
+    "net.ipv4.ip_local_port_range": "1024 65535",
+    "net.ipv4.tcp_tw_reuse": "1",
+    "fs.file-max": "2097152",
+    // With the port range starting at 1024, an outgoing connection could take a port that
+    // etcd, the API server, kubelet, flannel or a NodePort must listen on.
+    "net.ipv4.ip_local_reserved_ports": "2379-2380,6443-6444,7946,8472,10010,10250-10260,30000-32767,51820-51821",
+};
+export const DEFAULT_FLOOR_KEYS: readonly string[] = ["fs.file-max"];
+export const DEFAULT_NOFILE = 1048576;
+export const K3S_MODULES: readonly string[] = ["overlay", "br_netfilter", "vxlan"];
+
+export const DEFAULTS = {
+    sovereignty: "strict" as Sovereignty,
+    region: "no-oslo",
+    sshUser: "root",
+    sshPort: 22,
+    mtu: 1500,
+    nofile: DEFAULT_NOFILE,
+    k3sEnabled: true,
+};
+
+const TOP_KEYS = [
+    "sovereignty",
+    "region",
+    "sshUser",
+    "sshPort",
+    "sshPrivateKeyPath",
+    "sshPrivateKeySecret",
+    "mtu",
+    "nodes",
+    "sysctls",
+    "nofile",
+    "allowVirtualization",
+    "k3sEnabled",
+    "services",
+] as const;
+
+/**
+ * Validates the whole stack configuration and returns it typed, with defaults
+ * applied. Throws one `ConfigError` listing every problem, each naming the key
+ * path and the fix. `sshPrivateKeySecret` is only a flag saying the secret
+ * `sshPrivateKey` is set; the key itself never passes through here.
+ */
+export function parsePlatformConfig(raw: unknown): PlatformConfig {
+    const p = new Problems();
+    const r: Obj = isObject(raw) ? raw : {};
+    if (!isObject(raw)) p.add("(root)", "the configuration must be a map of keys");
+    checkKnownKeys(r, TOP_KEYS, "", p);
+
+    const sovereignty = readString(r, "sovereignty", "", p, { default: DEFAULTS.sovereignty });
+    if (sovereignty !== "strict" && sovereignty !== "relaxed") {
+        p.add("sovereignty", `must be "strict" or "relaxed", got ${JSON.stringify(sovereignty)}`);
+    }
+    const strict = sovereignty !== "relaxed";
+    const region = readString(r, "region", "", p, { default: DEFAULTS.region }) ?? DEFAULTS.region;
+    checkRegion(region, "region", strict, p);
+
+    const sshUser = readString(r, "sshUser", "", p, { default: DEFAULTS.sshUser }) ?? DEFAULTS.sshUser;
+    const sshPort = readInt(r, "sshPort", "", p, sshPortRange(DEFAULTS.sshPort)) ?? DEFAULTS.sshPort;
+    const privateKeyPath = readString(r, "sshPrivateKeyPath", "", p);
+    const hasSecretKey = readBool(r, "sshPrivateKeySecret", "", p, false);
+    if (!privateKeyPath && !hasSecretKey) {
+        p.add(
+            "sshPrivateKey",
+            "no SSH key configured; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519` " +
+                "or set sshPrivateKeyPath to the key file",
+        );
+    } else if (privateKeyPath && hasSecretKey) {
+        p.add("sshPrivateKeyPath", "both sshPrivateKeyPath and the secret sshPrivateKey are set; keep one");
+    }
+
+    const mtu =
+        readInt(r, "mtu", "", p, {
+            min: 1280,
+            max: 9000,
+            default: DEFAULTS.mtu,
+            fix: "set the MTU of the nodes' private network (1500 for plain Ethernet, up to 9000 with jumbo frames)",
+        }) ?? DEFAULTS.mtu;
+
+    const nodes = parseNodes(r.nodes, { user: sshUser, port: sshPort, region, strict }, p);
+
+    const sysctlOverrides = readStringMap(r, "sysctls", "", p);
+    for (const [k, v] of Object.entries(sysctlOverrides)) {
+        if (!/^[a-z0-9_]+(\.[a-z0-9_-]+)+$/.test(k)) {
+            p.add(join("sysctls", k), "is not a sysctl key (expected dotted form like net.ipv4.tcp_tw_reuse)");
+        }
+        if (/[\n\r#=]/.test(v) || v.trim() === "") {
+            p.add(join("sysctls", k), `value ${JSON.stringify(v)} must be non-empty and without newline, '#' or '='`);
+        }
+    }
+    const nofile =
+        readInt(r, "nofile", "", p, {
+            min: 1024,
+            max: 1048576,
+            default: DEFAULTS.nofile,
+            fix: "set an open-files limit between 1024 and 1048576 (the kernel's default fs.nr_open)",
+        }) ?? DEFAULTS.nofile;
+
+    const k3sEnabled = readBool(r, "k3sEnabled", "", p, DEFAULTS.k3sEnabled);
+    const allowVirtualization = readStringList(r, "allowVirtualization", "", p, []);
+    allowVirtualization.forEach((v, i) => {
+        if (!/^[a-z0-9-]+$/.test(v)) p.add(join("allowVirtualization", i), `${JSON.stringify(v)} is not a systemd-detect-virt name`);
+    });
+
+    const services = parseServices(r.services, p);
+
+    if (p.list.length > 0) throw new ConfigError(p.list);
+    return {
+        sovereignty: strict ? "strict" : "relaxed",
+        region,
+        ssh: { user: sshUser, port: sshPort, privateKeyPath },
+        mtu,
+        nodes,
+        tuning: {
+            sysctls: { ...DEFAULT_SYSCTLS, ...sysctlOverrides },
+            floorKeys: [...DEFAULT_FLOOR_KEYS],
+            nofile,
+        },
+        preflight: { allowVirtualization, requiredModules: k3sEnabled ? [...K3S_MODULES] : [] },
+        k3s: { enabled: k3sEnabled },
+        services,
+    };
+}
+
+function sshPortRange(dflt?: number) {
+    return { min: 1, max: 65535, default: dflt, fix: "use the port sshd listens on (1–65535, usually 22)" };
+}
+
+function checkRegion(region: string, path: string, strict: boolean, p: Problems): void {
+    if (!/^[a-z]{2}-[a-z0-9-]+$/.test(region)) {
+        p.add(path, `${JSON.stringify(region)} is not <country>-<site> like "no-oslo"`);
+    } else if (strict && !region.startsWith("no-")) {
+        p.add(
+            path,
+            `${JSON.stringify(region)} is outside Norway while sovereignty is "strict"; ` +
+                `use a Norwegian site (no-oslo, no-bergen, ...) or set sovereignty: relaxed deliberately`,
+        );
+    }
+}
+
+interface NodeDefaults {
+    user: string;
+    port: number;
+    region: string;
+    strict: boolean;
+}
+
+const NODE_KEYS = ["name", "role", "host", "privateAddress", "privateInterface", "region", "port", "user", "hostKey", "jumpHost", "labels"];
+
+function parseNodes(raw: unknown, d: NodeDefaults, p: Problems): NodeConfig[] {
+    if (!Array.isArray(raw) || raw.length === 0) {
+        p.add("nodes", "no nodes configured; list at least one node with name, role: server, host and privateAddress");
+        return [];
+    }
+    const nodes: NodeConfig[] = [];
+    raw.forEach((item, i) => {
+        const path = join("nodes", i);
+        if (!isObject(item)) {
+            p.add(path, "must be a map with name, role, host and privateAddress");
+            return;
+        }
+        checkKnownKeys(item, NODE_KEYS, path, p);
+        const name = readString(item, "name", path, p, { required: true, fix: "give the node a unique name like osl-1" }) ?? "";
+        if (name && !isDns1123Label(name)) {
+            p.add(join(path, "name"), `${JSON.stringify(name)} is not a DNS-1123 label (lower-case letters, digits, '-')`);
+        }
+        const role = readString(item, "role", path, p, { default: "agent" });
+        if (role !== "server" && role !== "agent") p.add(join(path, "role"), `must be "server" or "agent", got ${JSON.stringify(role)}`);
+        const host = readString(item, "host", path, p, { required: true, fix: "set the node's public IP or DNS name" }) ?? "";
+        if (host && !isAddress(host)) p.add(join(path, "host"), `${JSON.stringify(host)} is neither an IP address nor a hostname`);
+        const privateAddress =
+            readString(item, "privateAddress", path, p, { required: true, fix: "set the node's IP on the private network" }) ?? "";
+        if (privateAddress && isIP(privateAddress) === 0) {
+            p.add(join(path, "privateAddress"), `${JSON.stringify(privateAddress)} is not an IP address (k3s needs --node-ip)`);
+        }
+        const region = readString(item, "region", path, p, { default: d.region }) ?? d.region;
+        if (item.region !== undefined) checkRegion(region, join(path, "region"), d.strict, p);
+        const privateInterface = readString(item, "privateInterface", path, p);
+        if (privateInterface && !/^[a-zA-Z0-9_.@-]{1,15}$/.test(privateInterface)) {
+            p.add(join(path, "privateInterface"), `${JSON.stringify(privateInterface)} is not an interface name`);
+        }
+        const hostKey = readString(item, "hostKey", path, p);
+        if (hostKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(hostKey)) {
+            p.add(join(path, "hostKey"), "must be a public host key line like `ssh-ed25519 AAAA...` (ssh-keyscan prints it)");
+        }
+        nodes.push({
+            name,
+            role: role === "server" ? "server" : "agent",
+            host,
+            privateAddress,
+            privateInterface,
+            region,
+            port: readInt(item, "port", path, p, sshPortRange(d.port)) ?? d.port,
+            user: readString(item, "user", path, p, { default: d.user }) ?? d.user,
+            hostKey,
+            jumpHost: parseJumpHost(item.jumpHost, join(path, "jumpHost"), d, p),
+            labels: parseLabels(item, path, p),
+        });
+    });
+    checkUnique(nodes, (n) => n.name, "name", "nodes", p);
+    checkUnique(nodes, (n) => `${n.host}:${n.port}`, "host", "nodes", p);
+    checkUnique(nodes, (n) => n.privateAddress, "privateAddress", "nodes", p);
+    const servers = nodes.filter((n) => n.role === "server").length;
+    if (nodes.length > 0 && servers === 0) {
+        p.add("nodes", "no node has role: server; make one node (or 3 for high availability) a server");
+    } else if (servers > 1 && servers % 2 === 0) {
+        p.add(
+            "nodes",
+            `${servers} servers is an even number: embedded etcd needs a majority, so ${servers} tolerate no more ` +
+                `failures than ${servers - 1}; use 1, 3 or 5 servers`,
+        );
+    }
+    return nodes;
+}
+
+function parseJumpHost(raw: unknown, path: string, d: NodeDefaults, p: Problems): JumpHostConfig | undefined {
+    if (raw === undefined || raw === null) return undefined;
+    if (!isObject(raw)) {
+        p.add(path, "must be a map with host (and optional port, user)");
+        return undefined;
+    }
+    checkKnownKeys(raw, ["host", "port", "user"], path, p);
+    const host = readString(raw, "host", path, p, { required: true, fix: "set the bastion's address" }) ?? "";
+    if (host && !isAddress(host)) p.add(join(path, "host"), `${JSON.stringify(host)} is neither an IP address nor a hostname`);
+    return {
+        host,
+        port: readInt(raw, "port", path, p, sshPortRange(d.port)) ?? d.port,
+        user: readString(raw, "user", path, p, { default: d.user }) ?? d.user,
+    };
+}
+
+function parseLabels(item: Obj, path: string, p: Problems): Record<string, string> {
+    const labels = readStringMap(item, "labels", path, p);
+    for (const [k, v] of Object.entries(labels)) {
+        if (!/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/.test(k)) {
+            p.add(join(join(path, "labels"), k), "is not a valid Kubernetes label key");
+        }
+        if (v !== "" && !/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/.test(v)) {
+            p.add(join(join(path, "labels"), k), `value ${JSON.stringify(v)} is not a valid Kubernetes label value`);
+        }
+    }
+    return labels;
+}
+
+const SERVICE_KEYS = ["name", "image", "port", "replicas", "healthPath", "gatewayPath", "datastores", "resources"];
+
+function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
+    if (raw === undefined || raw === null) return [];
+    if (!Array.isArray(raw)) {
+        p.add("services", "must be a list of services");
+        return [];
+    }
+    const services: ServiceConfig[] = [];
+    raw.forEach((item, i) => {
+        const path = join("services", i);
+        if (!isObject(item)) {
+            p.add(path, "must be a map with name, image and port");
+            return;
+        }
+        checkKnownKeys(item, SERVICE_KEYS, path, p);
+        const name = readString(item, "name", path, p, { required: true, fix: "name the service, e.g. inventory" }) ?? "";
+        if (name && !isDns1123Label(name)) {
+            p.add(
+                join(path, "name"),
+                `${JSON.stringify(name)} is not a DNS-1123 label; use lower-case letters, digits and '-', at most 63 characters`,
+            );
+        }
+        const healthPath = readString(item, "healthPath", path, p, { default: "/health" }) ?? "/health";
+        if (!healthPath.startsWith("/")) p.add(join(path, "healthPath"), "must start with '/'");
+        const gatewayPath = readString(item, "gatewayPath", path, p, { default: `/api/${name}` }) ?? `/api/${name}`;
+        if (!/^\/[A-Za-z0-9._~\/-]*$/.test(gatewayPath)) {
+            p.add(join(path, "gatewayPath"), `${JSON.stringify(gatewayPath)} must be a URL path starting with '/'`);
+        }
+        services.push({
+            name,
+            image: readString(item, "image", path, p, { required: true, fix: "set a pinned container image" }) ?? "",
+            port: readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }) ?? 8080,
+            replicas: readInt(item, "replicas", path, p, { min: 1, max: 100, default: 2, fix: "use 1–100 replicas" }) ?? 2,
+            healthPath,
+            gatewayPath: gatewayPath.replace(/\/+$/, "") || "/",
+            datastores: parseDatastores(item.datastores, join(path, "datastores"), name, p),
+            resources: parseResources(item.resources, join(path, "resources"), p),
+        });
+    });
+    checkUnique(services, (s) => s.name, "name", "services", p);
+    checkUnique(services, (s) => s.gatewayPath, "gatewayPath", "services", p);
+    const owner = new Map<string, string>();
+    services.forEach((s, i) =>
+        s.datastores.forEach((d, j) => {
+            const prev = owner.get(d.instance);
+            if (prev !== undefined && prev !== s.name) {
+                p.add(
+                    `services[${i}].datastores[${j}].instance`,
+                    `datastore ${JSON.stringify(d.instance)} is already owned by service ${JSON.stringify(prev)}; ` +
+                        "each service gets its own datastore (no shared data); give this one its own instance name",
+                );
+            }
+            owner.set(d.instance, s.name);
+        }),
+    );
+    return services;
+}
+
+function parseDatastores(raw: unknown, path: string, service: string, p: Problems): DatastoreConfig[] {
+    if (raw === undefined || raw === null) return [];
+    if (!Array.isArray(raw)) {
+        p.add(path, "must be a list like [{ engine: postgres }]");
+        return [];
+    }
+    const out: DatastoreConfig[] = [];
+    raw.forEach((item, j) => {
+        const at = join(path, j);
+        if (!isObject(item)) {
+            p.add(at, "must be a map with engine (postgres or redis)");
+            return;
+        }
+        checkKnownKeys(item, ["engine", "instance"], at, p);
+        const engine = readString(item, "engine", at, p, { required: true, fix: "set engine: postgres or engine: redis" });
+        if (engine !== undefined && engine !== "postgres" && engine !== "redis") {
+            p.add(join(at, "engine"), `must be postgres or redis, got ${JSON.stringify(engine)}`);
+            return;
+        }
+        const instance = readString(item, "instance", at, p, { default: `${service}-${engine ?? "db"}` }) ?? "";
+        if (!isDns1123Label(instance)) p.add(join(at, "instance"), `${JSON.stringify(instance)} is not a DNS-1123 label`);
+        if (engine) out.push({ engine, instance });
+    });
+    return out;
+}
+
+function parseResources(raw: unknown, path: string, p: Problems): ServiceConfig["resources"] {
+    const dflt = { cpu: "100m", memory: "128Mi", memoryLimit: "256Mi" };
+    if (raw === undefined || raw === null) return dflt;
+    if (!isObject(raw)) {
+        p.add(path, "must be a map with cpu, memory, cpuLimit, memoryLimit");
+        return dflt;
+    }
+    checkKnownKeys(raw, ["cpu", "memory", "cpuLimit", "memoryLimit"], path, p);
+    const qty = (key: string, d?: string): string | undefined => {
+        const v = readString(raw, key, path, p, { default: d });
+        if (v !== undefined && !/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(v)) {
+            p.add(join(path, key), `${JSON.stringify(v)} is not a Kubernetes quantity like 250m or 256Mi`);
+        }
+        return v;
+    };
+    return {
+        cpu: qty("cpu", dflt.cpu) ?? dflt.cpu,
+        memory: qty("memory", dflt.memory) ?? dflt.memory,
+        cpuLimit: qty("cpuLimit"),
+        memoryLimit: qty("memoryLimit", dflt.memoryLimit) ?? dflt.memoryLimit,
+    };
+}
+
+function checkUnique<T>(items: T[], key: (t: T) => string, field: string, list: string, p: Problems): void {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+        const k = key(item);
+        if (!k || k.startsWith(":")) return;
+        const first = seen.get(k);
+        if (first !== undefined) {
+            p.add(`${list}[${i}].${field}`, `duplicates ${list}[${first}].${field} (${JSON.stringify(k)}); each must be unique`);
+        } else {
+            seen.set(k, i);
+        }
+    });
+}
