@@ -27,8 +27,10 @@ export type DatastoreEngine = "postgres" | "redis";
 /** Where a node reaches the outside world through, e.g. a bastion in front of a private network. */
 export interface JumpHostConfig {
     host: string;
-    port: number;
-    user: string;
+    /** Default: the node's SSH port. */
+    port?: number;
+    /** Default: the node's SSH user. */
+    user?: string;
 }
 
 export interface NodeConfig {
@@ -294,7 +296,7 @@ function parseNodes(raw: unknown, d: NodeDefaults, p: Problems): NodeConfig[] {
             port: readInt(item, "port", path, p, sshPortRange(d.port)) ?? d.port,
             user: readString(item, "user", path, p, { default: d.user }) ?? d.user,
             hostKey,
-            jumpHost: parseJumpHost(item.jumpHost, join(path, "jumpHost"), d, p),
+            jumpHost: parseJumpHost(item.jumpHost, join(path, "jumpHost"), p),
             labels: parseLabels(item, path, p),
         });
     });
@@ -314,7 +316,7 @@ function parseNodes(raw: unknown, d: NodeDefaults, p: Problems): NodeConfig[] {
     return nodes;
 }
 
-function parseJumpHost(raw: unknown, path: string, d: NodeDefaults, p: Problems): JumpHostConfig | undefined {
+function parseJumpHost(raw: unknown, path: string, p: Problems): JumpHostConfig | undefined {
     if (raw === undefined || raw === null) return undefined;
     if (!isObject(raw)) {
         p.add(path, "must be a map with host (and optional port, user)");
@@ -323,11 +325,7 @@ function parseJumpHost(raw: unknown, path: string, d: NodeDefaults, p: Problems)
     checkKnownKeys(raw, ["host", "port", "user"], path, p);
     const host = readString(raw, "host", path, p, { required: true, fix: "set the bastion's address" }) ?? "";
     if (host && !isAddress(host)) p.add(join(path, "host"), `${JSON.stringify(host)} is neither an IP address nor a hostname`);
-    return {
-        host,
-        port: readInt(raw, "port", path, p, sshPortRange(d.port)) ?? d.port,
-        user: readString(raw, "user", path, p, { default: d.user }) ?? d.user,
-    };
+    return { host, port: readInt(raw, "port", path, p, sshPortRange()), user: readString(raw, "user", path, p) };
 }
 
 function parseLabels(item: Obj, path: string, p: Problems): Record<string, string> {

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import type { NodeHandle } from "../nodes/source";
+import { parsePreflightOutput, PreflightResult } from "./preflight-checks";
+import { loadNodeScript, renderScriptCommand } from "./remote-script";
+
+export interface PreflightArgs {
+    node: NodeHandle;
+    /** MTU the private network must have; not checked when omitted. */
+    expectedMtu?: number;
+    /** Kernel modules that must load (k3s needs overlay, br_netfilter, vxlan). */
+    requiredModules?: string[];
+    /** `systemd-detect-virt` answers accepted besides kvm/none; container types are refused otherwise. */
+    allowVirtualization?: string[];
+    /** Upper bound for the remote step in seconds. Default 120. */
+    timeoutSeconds?: number;
+}
+
+/** Renders the environment the preflight script reads. Pure. */
+export function preflightEnv(privateAddress: string, a: Omit<PreflightArgs, "node">, privateInterface?: string): Record<string, string> {
+    return {
+        NORDSTACK_PRIVATE_ADDRESS: privateAddress,
+        NORDSTACK_PRIVATE_INTERFACE: privateInterface ?? "",
+        NORDSTACK_EXPECTED_MTU: a.expectedMtu === undefined ? "" : String(a.expectedMtu),
+        NORDSTACK_REQUIRED_MODULES: (a.requiredModules ?? []).join(" "),
+        NORDSTACK_ALLOW_VIRT: (a.allowVirtualization ?? []).join(" "),
+    };
+}
+
+/**
+ * Checks one node before anything is installed: OS and architecture, KVM (not
+ * container virtualization), kernel, private interface and MTU, kernel modules.
+ * A refused node fails this resource, so nothing that depends on it runs.
+ */
+export class Preflight extends pulumi.ComponentResource {
+    public readonly result: pulumi.Output<PreflightResult>;
+    public readonly command: remote.Command;
+
+    constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nordstack:host:Preflight", name, {}, opts);
+        const script = loadNodeScript("preflight.sh");
+        const create = args.node.privateAddress.apply((addr) =>
+            renderScriptCommand({
+                script,
+                env: preflightEnv(addr, args, args.node.privateInterface),
+                user: args.node.user,
+                timeoutSeconds: args.timeoutSeconds ?? 120,
+            }),
+        );
+        this.command = new remote.Command(
+            `${name}-check`,
+            {
+                connection: args.node.connection,
+                create,
+                logging: "stderr",
+            },
+            { parent: this, dependsOn: args.node.dependsOn, deleteBeforeReplace: true },
+        );
+        this.result = this.command.stdout.apply((out) => parsePreflightOutput(args.node.name, out));
+        this.registerOutputs({ result: this.result });
+    }
+}

@@ -1,0 +1,9 @@
+// Public API: what other stacks import to reuse nordstack's layers.
+export * from "./config";
+export { Platform, PlatformArgs } from "./platform";
+export type { NodeHandle, NodeSource } from "./nodes/source";
+export { ExistingHosts, ExistingHostsArgs, ExistingHostArgs, JumpHostArgs, NodeSummary } from "./nodes/existing-hosts";
+export { Preflight, PreflightArgs, preflightEnv } from "./host/preflight";
+export { PreflightResult, parsePreflightOutput, crossNodeProblems } from "./host/preflight-checks";
+export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuning";
+export { renderScriptCommand, shellQuote, loadNodeScript } from "./host/remote-script";

@@ -1,0 +1,104 @@
+// The composition of every layer, in the order of one `pulumi up`.
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformConfig } from "./config";
+import { Preflight } from "./host/preflight";
+import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
+import { HostTuning, TuningResult } from "./host/tuning";
+import { ExistingHosts } from "./nodes/existing-hosts";
+import type { NodeSource } from "./nodes/source";
+
+export interface PlatformArgs {
+    /** The validated stack configuration (see `parsePlatformConfig`). */
+    config: PlatformConfig;
+    /** SSH private key for the configured nodes; kept secret. Unused when `nodeSource` is given. */
+    sshPrivateKey?: pulumi.Input<string>;
+    /** Where nodes come from; default: the configured existing hosts over SSH. */
+    nodeSource?: NodeSource;
+}
+
+export class Platform extends pulumi.ComponentResource {
+    public readonly nodeSource: NodeSource;
+    public readonly preflight: Record<string, Preflight> = {};
+    public readonly tuning: Record<string, HostTuning> = {};
+    /** Per node: name, role, region and addresses (no secrets). */
+    public readonly nodes: pulumi.Output<{ name: string; role: string; region: string; publicAddress: string; privateAddress: string }[]>;
+    /** Per node: what preflight found (OS, virtualization, interface, MTU, modules). */
+    public readonly preflightResults: pulumi.Output<Record<string, PreflightResult>>;
+    /** Per node: the sysctl values in force after tuning. */
+    public readonly tunedValues: pulumi.Output<Record<string, TuningResult["values"]>>;
+
+    constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nordstack:index:Platform", name, {}, opts);
+        const cfg = args.config;
+
+        // 1 nodes
+        this.nodeSource =
+            args.nodeSource ??
+            new ExistingHosts(
+                `${name}-nodes`,
+                {
+                    hosts: cfg.nodes,
+                    privateKey: args.sshPrivateKey ?? missingKey(),
+                },
+                { parent: this },
+            );
+
+        this.nodes = pulumi.all(
+            this.nodeSource.nodes.map((n) =>
+                pulumi.all([n.publicAddress, n.privateAddress]).apply(([publicAddress, privateAddress]) => ({
+                    name: n.name,
+                    role: n.role,
+                    region: n.region,
+                    publicAddress,
+                    privateAddress,
+                })),
+            ),
+        );
+
+        // 2 preflight, per node; nothing else touches a node before all of them pass
+        for (const node of this.nodeSource.nodes) {
+            this.preflight[node.name] = new Preflight(
+                `${name}-preflight-${node.name}`,
+                {
+                    node,
+                    expectedMtu: cfg.mtu,
+                    requiredModules: cfg.preflight.requiredModules,
+                    allowVirtualization: cfg.preflight.allowVirtualization,
+                },
+                { parent: this },
+            );
+        }
+        const results = Object.entries(this.preflight).map(([node, p]) => p.result.apply((result) => ({ node, result })));
+        const gate = pulumi.all(results).apply((rs) => {
+            const problems = crossNodeProblems(rs);
+            if (problems.length > 0) throw new Error(`preflight: ${problems.join("; ")}`);
+            return "preflight-passed";
+        });
+        this.preflightResults = pulumi.all(results).apply((rs) => Object.fromEntries(rs.map((r) => [r.node, r.result])));
+
+        // 3 host tuning, per node, after every node passed preflight
+        const allPreflights = Object.values(this.preflight).map((p) => p.command);
+        for (const node of this.nodeSource.nodes) {
+            this.tuning[node.name] = new HostTuning(
+                `${name}-tuning-${node.name}`,
+                {
+                    node,
+                    sysctls: cfg.tuning.sysctls,
+                    floorKeys: cfg.tuning.floorKeys,
+                    nofile: cfg.tuning.nofile,
+                    gate,
+                },
+                { parent: this, dependsOn: allPreflights },
+            );
+        }
+        this.tunedValues = pulumi
+            .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
+            .apply((entries) => Object.fromEntries(entries));
+
+        this.registerOutputs({ nodes: this.nodes, preflightResults: this.preflightResults, tunedValues: this.tunedValues });
+    }
+}
+
+function missingKey(): never {
+    throw new pulumi.RunError("Platform: sshPrivateKey is required when no nodeSource is given");
+}

@@ -1,0 +1,53 @@
+// nordstack entry point: the only place that reads `pulumi.Config`.
+// Everything below it takes typed, validated arguments.
+import * as pulumi from "@pulumi/pulumi";
+import { existsSync, readFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, parsePlatformConfig, Platform } from "./components";
+
+const cfg = new pulumi.Config("nordstack");
+const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+
+let config;
+try {
+    config = parsePlatformConfig({
+        sovereignty: cfg.get("sovereignty"),
+        region: cfg.get("region"),
+        sshUser: cfg.get("sshUser"),
+        sshPort: cfg.get("sshPort"),
+        sshPrivateKeyPath: cfg.get("sshPrivateKeyPath"),
+        sshPrivateKeySecret: sshPrivateKey !== undefined,
+        mtu: cfg.get("mtu"),
+        nodes: cfg.getObject("nodes"),
+        sysctls: cfg.getObject("sysctls"),
+        nofile: cfg.get("nofile"),
+        allowVirtualization: cfg.getObject("allowVirtualization"),
+        k3sEnabled: cfg.get("k3sEnabled"),
+        services: cfg.getObject("services"),
+    });
+} catch (e) {
+    // A clean message instead of a stack trace: the user fixes config, not code.
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+}
+
+function readKeyFile(file: string): pulumi.Output<string> {
+    const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
+    if (!existsSync(resolved)) {
+        throw new pulumi.RunError(
+            `nordstack: sshPrivateKeyPath points to ${resolved}, which does not exist; ` +
+                "create the key (ssh-keygen -t ed25519 -f <path>) or fix the path",
+        );
+    }
+    return pulumi.secret(readFileSync(resolved, "utf8"));
+}
+
+const platform = new Platform("nordstack", {
+    config,
+    sshPrivateKey: sshPrivateKey ?? readKeyFile(config.ssh.privateKeyPath ?? ""),
+});
+
+export const nodes = platform.nodes;
+export const preflight = platform.preflightResults;
+export const tunedSysctls = platform.tunedValues;

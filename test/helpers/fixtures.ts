@@ -1,0 +1,42 @@
+// Shared config fixtures for unit tests.
+import { parsePlatformConfig, PlatformConfig } from "../../components/config";
+
+export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        sshPrivateKeySecret: true,
+        nodes: [
+            { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5" },
+            { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6" },
+            { name: "osl-3", role: "agent", host: "203.0.113.13", privateAddress: "10.10.0.7" },
+        ],
+        services: [
+            { name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] },
+            { name: "pricing", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "redis" }] },
+        ],
+        ...overrides,
+    };
+}
+
+export function config(overrides: Record<string, unknown> = {}): PlatformConfig {
+    return parsePlatformConfig(rawConfig(overrides));
+}
+
+/** A preflight result as the real script prints it (captured from a lab host). */
+export function preflightJson(hostname: string, mtu = 1500): string {
+    return JSON.stringify({
+        hostname,
+        os: "debian",
+        osVersion: "12",
+        arch: "x86_64",
+        kernel: "6.1.0-28-amd64",
+        virtualization: "kvm",
+        privateInterface: "eth1",
+        mtu,
+        linkSpeedMbps: -1,
+        timeSync: "yes",
+        modules: { loaded: ["overlay", "br_netfilter", "vxlan"], missing: [] },
+        warnings: [],
+        problems: [],
+        ok: true,
+    });
+}

@@ -1,0 +1,71 @@
+// Pulumi mocks that record every resource the program registers: type, name,
+// parent, explicit dependencies and the raw (possibly secret) inputs.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+    type: string;
+    name: string;
+    parent?: string;
+    dependsOn: string[];
+    props: Record<string, unknown>;
+    resource: pulumi.Resource;
+}
+
+export class GraphRecorder {
+    readonly resources: Recorded[] = [];
+    private readonly names = new Map<pulumi.Resource, string>();
+
+    /** Pass as `transformations: [recorder.transform]`; children inherit it. */
+    readonly transform: pulumi.ResourceTransformation = (args) => {
+        this.names.set(args.resource, args.name);
+        const deps = args.opts.dependsOn;
+        const list = Array.isArray(deps) ? deps : deps ? [deps] : [];
+        this.resources.push({
+            type: args.type,
+            name: args.name,
+            parent: args.opts.parent ? this.names.get(args.opts.parent) : undefined,
+            dependsOn: (list as pulumi.Resource[]).map((r) => this.names.get(r) ?? "?"),
+            props: args.props as Record<string, unknown>,
+            resource: args.resource,
+        });
+        return undefined;
+    };
+
+    byName(name: string): Recorded {
+        const r = this.resources.find((x) => x.name === name);
+        if (!r) throw new Error(`no resource named ${name}; have ${this.resources.map((x) => x.name).join(", ")}`);
+        return r;
+    }
+
+    ofType(type: string): Recorded[] {
+        return this.resources.filter((r) => r.type === type);
+    }
+}
+
+/** Resolves an Output (or plain value) in mocks. */
+export function value<T>(o: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+/** Resolves an Output to [value, isSecret]. */
+export async function valueAndSecret<T>(o: pulumi.Output<T>): Promise<[T, boolean]> {
+    return [await value(o), await pulumi.isSecret(o)];
+}
+
+export type StdoutFor = (args: pulumi.runtime.MockResourceArgs) => string | undefined;
+
+/** Installs mocks; `stdoutFor` supplies what a remote command would print. */
+export function installMocks(stdoutFor: StdoutFor, preview = false): void {
+    pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({
+                id: `${args.name}-id`,
+                state: { ...args.inputs, ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}) },
+            }),
+            call: (args) => args.inputs,
+        },
+        "nordstack",
+        "test",
+        preview,
+    );
+}

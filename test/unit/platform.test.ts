@@ -1,0 +1,147 @@
+import { describe, it, before } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
+import { config, preflightJson } from "../helpers/fixtures";
+import type { PlatformConfig } from "../../components/config";
+
+// What each node's preflight "prints" in these tests, keyed by resource name.
+const mtuOf: Record<string, number> = {};
+const SECRET_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnordstack-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
+before(() =>
+    installMocks((args) => {
+        const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
+        if (m) return preflightJson(m[2], mtuOf[`${m[1]}/${m[2]}`] ?? 1500);
+        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: true, dropIn: "/etc/sysctl.d/90-nordstack.conf", nofile: 1048576, values: { "net.ipv4.tcp_tw_reuse": "1" } });
+        return undefined;
+    }),
+);
+
+async function build(name: string, cfg: PlatformConfig) {
+    const { Platform } = await import("../../components/platform");
+    const rec = new GraphRecorder();
+    const platform = new Platform(name, { config: cfg, sshPrivateKey: pulumi.secret(SECRET_KEY) }, { transformations: [rec.transform] });
+    return { platform, rec };
+}
+
+describe("Platform graph (mocks)", () => {
+    it("registers exactly the expected components and commands, with parents", async () => {
+        const { rec } = await build("p1", config());
+        const shape = rec.resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "-"}`);
+        const perNode = (n: string) => [
+            `nordstack:host:Preflight p1-preflight-${n} <- p1`,
+            `command:remote:Command p1-preflight-${n}-check <- p1-preflight-${n}`,
+        ];
+        const tuning = (n: string) => [`nordstack:host:Tuning p1-tuning-${n} <- p1`, `command:remote:Command p1-tuning-${n}-sysctl <- p1-tuning-${n}`];
+        assert.deepEqual(shape, [
+            "nordstack:index:Platform p1 <- -",
+            "nordstack:nodes:ExistingHosts p1-nodes <- p1",
+            ...perNode("osl-1"),
+            ...perNode("osl-2"),
+            ...perNode("osl-3"),
+            ...tuning("osl-1"),
+            ...tuning("osl-2"),
+            ...tuning("osl-3"),
+        ]);
+    });
+
+    it("tunes a node only after every node passed preflight, and reverts before re-creating", async () => {
+        const { rec } = await build("p2", config());
+        for (const n of ["osl-1", "osl-2", "osl-3"]) {
+            const t = rec.byName(`p2-tuning-${n}`);
+            assert.deepEqual(t.dependsOn.sort(), ["p2-preflight-osl-1-check", "p2-preflight-osl-2-check", "p2-preflight-osl-3-check"]);
+        }
+        const cmd = rec.byName("p2-tuning-osl-2-sysctl");
+        const create = await value(cmd.props.create as pulumi.Output<string>);
+        const update = await value(cmd.props.update as pulumi.Output<string>);
+        const del = await value(cmd.props.delete as string);
+        assert.equal(create, update, "a changed value re-applies in place");
+        assert.match(create, /NORDSTACK_SYSCTLS='fs.file-max=2097152\nnet.ipv4.ip_local_port_range=1024 65535\n/);
+        assert.match(create, /bash -s -- apply <<'NORDSTACK_SCRIPT_/);
+        assert.match(del, /bash -s -- revert <<'NORDSTACK_SCRIPT_/);
+        assert.doesNotMatch(del.split("\n")[0], /NORDSTACK_SYSCTLS/, "revert needs no values: it restores what the host had");
+    });
+
+    it("keeps the SSH key secret and out of every command line", async () => {
+        const { platform, rec } = await build("p3", config());
+        for (const c of rec.ofType("command:remote:Command")) {
+            const [conn, secret] = await valueAndSecret(pulumi.output(c.props.connection as pulumi.Input<{ privateKey: string; host: string }>));
+            assert.equal(secret, true, `${c.name}.connection must be secret`);
+            assert.equal(conn.privateKey, SECRET_KEY);
+            for (const field of ["create", "update", "delete"]) {
+                const text = c.props[field] === undefined ? "" : await value(c.props[field] as pulumi.Input<string>);
+                assert.ok(!text.includes("nordstack-test-key"), `${c.name}.${field} leaks the key`);
+            }
+        }
+        const [nodes, nodesSecret] = await valueAndSecret(platform.nodes);
+        assert.equal(nodesSecret, false, "the node summary is not secret and carries no key");
+        assert.ok(!JSON.stringify(nodes).includes("nordstack-test-key"));
+        assert.deepEqual(nodes[0], { name: "osl-1", role: "server", region: "no-oslo", publicAddress: "203.0.113.11", privateAddress: "10.10.0.5" });
+    });
+
+    it("passes per-node SSH settings: port, user, pinned host key, jump host", async () => {
+        const cfg = config({
+            nodes: [
+                {
+                    name: "osl-1",
+                    role: "server",
+                    host: "203.0.113.11",
+                    privateAddress: "10.10.0.5",
+                    port: 2222,
+                    user: "debian",
+                    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTest",
+                    jumpHost: { host: "bastion.example.no" },
+                },
+            ],
+        });
+        const { rec } = await build("p4", cfg);
+        const conn = await value(rec.byName("p4-preflight-osl-1-check").props.connection as pulumi.Output<Record<string, unknown>>);
+        assert.equal(conn.port, 2222);
+        assert.equal(conn.user, "debian");
+        assert.equal(conn.hostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTest");
+        assert.deepEqual(
+            { ...(conn.proxy as object), dialErrorLimit: undefined, perDialTimeout: undefined },
+            { host: "bastion.example.no", port: 2222, user: "debian", privateKey: SECRET_KEY, dialErrorLimit: undefined, perDialTimeout: undefined },
+        );
+        assert.equal(conn.dialErrorLimit, 10);
+        const create = await value(rec.byName("p4-tuning-osl-1-sysctl").props.create as pulumi.Output<string>);
+        assert.ok(create.startsWith("sudo -n timeout -k 10 120 env "), "non-root users run node scripts through sudo");
+    });
+
+    it("feeds preflight the stack's MTU, modules and accepted virtualization", async () => {
+        const { rec } = await build("p5", config({ mtu: 9000, allowVirtualization: ["qemu"] }));
+        const create = await value(rec.byName("p5-preflight-osl-3-check").props.create as pulumi.Output<string>);
+        assert.match(create, /NORDSTACK_PRIVATE_ADDRESS=10.10.0.7 /);
+        assert.match(create, /NORDSTACK_EXPECTED_MTU=9000 /);
+        assert.match(create, /NORDSTACK_REQUIRED_MODULES='overlay br_netfilter vxlan' /);
+        assert.match(create, /NORDSTACK_ALLOW_VIRT=qemu /);
+    });
+
+    it("exports preflight results and tuned values per node", async () => {
+        const { platform } = await build("p7", config());
+        const results = await value(platform.preflightResults);
+        assert.deepEqual(Object.keys(results), ["osl-1", "osl-2", "osl-3"]);
+        assert.equal(results["osl-2"].virtualization, "kvm");
+        assert.deepEqual(await value(platform.tunedValues), {
+            "osl-1": { "net.ipv4.tcp_tw_reuse": "1" },
+            "osl-2": { "net.ipv4.tcp_tw_reuse": "1" },
+            "osl-3": { "net.ipv4.tcp_tw_reuse": "1" },
+        });
+    });
+
+    it("adding or removing an agent changes only that node's resources", async () => {
+        const three = config();
+        const two = config({ nodes: (config().nodes as unknown[]).slice(0, 2).map((n) => ({ ...(n as object) })) });
+        const a = (await build("p8", three)).rec.resources.map((r) => `${r.type}::${r.name}`);
+        const b = (await build("p8", two)).rec.resources.map((r) => `${r.type}::${r.name}`);
+        const removed = a.filter((x) => !b.includes(x));
+        assert.deepEqual(removed.sort(), [
+            "command:remote:Command::p8-preflight-osl-3-check",
+            "command:remote:Command::p8-tuning-osl-3-sysctl",
+            "nordstack:host:Preflight::p8-preflight-osl-3",
+            "nordstack:host:Tuning::p8-tuning-osl-3",
+        ]);
+        assert.deepEqual(b.filter((x) => !a.includes(x)), []);
+    });
+});
