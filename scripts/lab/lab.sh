@@ -172,11 +172,12 @@ cmd_down() {
     local f ns d
     [ "$(id -u)" -eq 0 ] || fatal "must run as root"
     # Order matters: sshd, root-side veth, namespace, bridge; else a veth lingers.
-    for f in "${LAB_DIR}"/hosts/*/pid; do [ -f "$f" ] && kill_pid "$(cat "$f")"; done
-    for f in "${LAB_DIR}"/hosts/*/sshd.pid; do [ -f "$f" ] && kill_pid "$(cat "$f")"; done
-    ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^${PREFIX}-v" |
+    for f in "${LAB_DIR}"/hosts/*/pid "${LAB_DIR}"/hosts/*/sshd.pid; do
+        if [ -f "$f" ]; then kill_pid "$(cat "$f")"; fi
+    done
+    { ip -o link show 2>/dev/null || true; } | awk -F': ' '{print $2}' | cut -d@ -f1 | { grep "^${PREFIX}-v" || true; } |
         while read -r f; do ip link del "$f" 2>/dev/null || true; done
-    ip netns list 2>/dev/null | awk '{print $1}' | grep "^${PREFIX}-" |
+    { ip netns list 2>/dev/null || true; } | awk '{print $1}' | { grep "^${PREFIX}-" || true; } |
         while read -r ns; do
             ip netns pids "$ns" 2>/dev/null | while read -r f; do kill_pid "$f"; done
             ip netns del "$ns" 2>/dev/null || true

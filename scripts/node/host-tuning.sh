@@ -99,7 +99,7 @@ apply() {
     CHANGED=0
     mkdir -p "$STATE_DIR"
     chmod 0755 "$STATE_DIR"
-    touch "$PREVIOUS"
+    [ -f "$PREVIOUS" ] || : >"$PREVIOUS"
 
     # Remember originals once; a key dropped from the config gets its original back.
     for key in "${KEYS[@]}"; do
