@@ -373,7 +373,8 @@ function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
         services.push({
             name,
             image: readString(item, "image", path, p, { required: true, fix: "set a pinned container image" }) ?? "",
-            port: readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }) ?? 8080,
+            port:
+                readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }) ?? 8080,
             replicas: readInt(item, "replicas", path, p, { min: 1, max: 100, default: 2, fix: "use 1–100 replicas" }) ?? 2,
             healthPath,
             gatewayPath: gatewayPath.replace(/\/+$/, "") || "/",

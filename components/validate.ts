@@ -38,10 +38,7 @@ export function checkKnownKeys(obj: Obj, known: readonly string[], path: string,
     for (const key of Object.keys(obj)) {
         if (!known.includes(key)) {
             const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
-            p.add(
-                join(path, key),
-                `unknown key${near ? `; did you mean "${near}"?` : ""} (known keys: ${known.join(", ")})`,
-            );
+            p.add(join(path, key), `unknown key${near ? `; did you mean "${near}"?` : ""} (known keys: ${known.join(", ")})`);
         }
     }
 }

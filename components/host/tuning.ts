@@ -52,7 +52,13 @@ export class HostTuning extends pulumi.ComponentResource {
         const script = loadNodeScript("host-tuning.sh");
         const env = tuningEnv(args.sysctls, args.floorKeys ?? ["fs.file-max"], args.nofile);
         const run = (mode: string): string =>
-            renderScriptCommand({ script, args: [mode], env: mode === "apply" ? env : {}, user: args.node.user, timeoutSeconds: args.timeoutSeconds ?? 120 });
+            renderScriptCommand({
+                script,
+                args: [mode],
+                env: mode === "apply" ? env : {},
+                user: args.node.user,
+                timeoutSeconds: args.timeoutSeconds ?? 120,
+            });
         const apply = pulumi.output(args.gate ?? "").apply(() => run("apply"));
         this.command = new remote.Command(
             `${name}-sysctl`,

@@ -66,25 +66,27 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
         const key = pulumi.secret(args.privateKey);
         this.nodes = args.hosts.map((h) => {
             const user = h.user ?? "root";
-            const connection = key.apply((privateKey): types.input.remote.ConnectionArgs => ({
-                host: h.host,
-                port: h.port ?? 22,
-                user,
-                privateKey,
-                ...(h.hostKey ? { hostKey: h.hostKey } : {}),
-                perDialTimeout: args.dialTimeoutSeconds ?? 15,
-                dialErrorLimit: args.dialAttempts ?? 10,
-                ...(h.jumpHost
-                    ? {
-                          proxy: {
-                              host: h.jumpHost.host,
-                              port: h.jumpHost.port ?? h.port ?? 22,
-                              user: h.jumpHost.user ?? user,
-                              privateKey,
-                          },
-                      }
-                    : {}),
-            }));
+            const connection = key.apply(
+                (privateKey): types.input.remote.ConnectionArgs => ({
+                    host: h.host,
+                    port: h.port ?? 22,
+                    user,
+                    privateKey,
+                    ...(h.hostKey ? { hostKey: h.hostKey } : {}),
+                    perDialTimeout: args.dialTimeoutSeconds ?? 15,
+                    dialErrorLimit: args.dialAttempts ?? 10,
+                    ...(h.jumpHost
+                        ? {
+                              proxy: {
+                                  host: h.jumpHost.host,
+                                  port: h.jumpHost.port ?? h.port ?? 22,
+                                  user: h.jumpHost.user ?? user,
+                                  privateKey,
+                              },
+                          }
+                        : {}),
+                }),
+            );
             return {
                 name: h.name,
                 role: h.role,

@@ -34,7 +34,11 @@ export class Lab {
             NORDSTACK_LAB_SUBNET: `10.198.${id}`,
         };
         spawnSync("bash", [LAB_SCRIPT, "down"], { env, stdio: "ignore" }); // leftovers of a killed run
-        const out = execFileSync("bash", [LAB_SCRIPT, "up", String(count)], { env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        const out = execFileSync("bash", [LAB_SCRIPT, "up", String(count)], {
+            env,
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "inherit"],
+        });
         const inv = JSON.parse(out) as { keyPath: string; hosts: LabHost[] };
         return new Lab(env, inv.keyPath, inv.hosts);
     }
@@ -53,7 +57,20 @@ export class Lab {
     ssh(name: string, command: string, timeoutMs = 60_000): RunResult {
         const r = spawnSync(
             "ssh",
-            ["-i", this.keyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${this.host(name).address}`, command],
+            [
+                "-i",
+                this.keyPath,
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                `root@${this.host(name).address}`,
+                command,
+            ],
             { encoding: "utf8", timeout: timeoutMs },
         );
         if (r.error) throw r.error;

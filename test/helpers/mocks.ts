@@ -60,9 +60,12 @@ export function installMocks(stdoutFor: StdoutFor, preview = false): void {
         {
             newResource: (args) => ({
                 id: `${args.name}-id`,
-                state: { ...args.inputs, ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}) },
+                state: {
+                    ...(args.inputs as Record<string, unknown>),
+                    ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}),
+                },
             }),
-            call: (args) => args.inputs,
+            call: (args) => args.inputs as Record<string, unknown>,
         },
         "nordstack",
         "test",

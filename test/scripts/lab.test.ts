@@ -10,11 +10,14 @@ describe("lab hosts (scripts/lab/lab.sh)", () => {
     after(() => lab?.down());
 
     it("are three SSH hosts with their own address, hostname and host key", () => {
-        assert.deepEqual(lab.hosts.map((h) => [h.name, h.address]), [
-            ["node1", "10.198.1.11"],
-            ["node2", "10.198.1.12"],
-            ["node3", "10.198.1.13"],
-        ]);
+        assert.deepEqual(
+            lab.hosts.map((h) => [h.name, h.address]),
+            [
+                ["node1", "10.198.1.11"],
+                ["node2", "10.198.1.12"],
+                ["node3", "10.198.1.13"],
+            ],
+        );
         for (const h of lab.hosts) {
             assert.equal(lab.run(h.name, "hostname").trim(), h.name);
             assert.match(lab.run(h.name, "ip -o -4 addr show dev eth0"), new RegExp(` ${h.address.replace(/\./g, "\\.")}/24 `));
@@ -54,7 +57,12 @@ describe("lab down", () => {
     });
 
     it("cleans up after a failed set-up", () => {
-        const env = { ...process.env, NORDSTACK_LAB_DIR: "/tmp/nordstack-lab-test-3", NORDSTACK_LAB_PREFIX: "nlt3", NORDSTACK_LAB_SUBNET: "10.198.300" };
+        const env = {
+            ...process.env,
+            NORDSTACK_LAB_DIR: "/tmp/nordstack-lab-test-3",
+            NORDSTACK_LAB_PREFIX: "nlt3",
+            NORDSTACK_LAB_SUBNET: "10.198.300",
+        };
         const r = spawnSync("bash", ["scripts/lab/lab.sh", "up", "2"], { env, encoding: "utf8" });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /set-up failed; cleaning up/);

@@ -8,7 +8,19 @@ import { loadNodeScript, renderScriptCommand } from "../../components/host/remot
 import { preflightEnv, PreflightArgs } from "../../components/host/preflight";
 import { crossNodeProblems, parsePreflightOutput } from "../../components/host/preflight-checks";
 
-const CONTAINER_TYPES = ["openvz", "lxc", "lxc-libvirt", "docker", "podman", "rkt", "systemd-nspawn", "wsl", "proot", "pouch", "container-other"];
+const CONTAINER_TYPES = [
+    "openvz",
+    "lxc",
+    "lxc-libvirt",
+    "docker",
+    "podman",
+    "rkt",
+    "systemd-nspawn",
+    "wsl",
+    "proot",
+    "pouch",
+    "container-other",
+];
 // What this machine really is. Lab hosts share its kernel, so they report the same.
 const MACHINE_VIRT = (() => {
     try {
@@ -24,7 +36,10 @@ describe("scripts/node/preflight.sh over SSH", () => {
     let lab: Lab;
     const script = loadNodeScript("preflight.sh");
     const preflight = (node: string, a: Omit<PreflightArgs, "node"> = {}, address?: string) =>
-        lab.ssh(node, renderScriptCommand({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }));
+        lab.ssh(
+            node,
+            renderScriptCommand({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }),
+        );
 
     before(() => (lab = Lab.up(2, 4)));
     after(() => lab?.down());
@@ -44,19 +59,29 @@ describe("scripts/node/preflight.sh over SSH", () => {
         assert.deepEqual(res.modules, { loaded: ["overlay"], missing: [] });
     });
 
-    it("refuses this machine's container virtualization with the default policy", { skip: ACCEPT_MACHINE.length === 0 && `this machine is ${MACHINE_VIRT}, not a container` }, () => {
-        const r = preflight("node1");
-        assert.equal(r.code, 1);
-        const res = parsePreflightOutput("node1", r.stdout);
-        assert.equal(res.ok, false);
-        assert.match(res.problems.join("\n"), new RegExp(`virtualization '${MACHINE_VIRT}' is container virtualization: the kernel is shared`));
-        assert.match(r.stderr, /node node1 refused/);
-    });
+    it(
+        "refuses this machine's container virtualization with the default policy",
+        { skip: ACCEPT_MACHINE.length === 0 && `this machine is ${MACHINE_VIRT}, not a container` },
+        () => {
+            const r = preflight("node1");
+            assert.equal(r.code, 1);
+            const res = parsePreflightOutput("node1", r.stdout);
+            assert.equal(res.ok, false);
+            assert.match(
+                res.problems.join("\n"),
+                new RegExp(`virtualization '${MACHINE_VIRT}' is container virtualization: the kernel is shared`),
+            );
+            assert.match(r.stderr, /node node1 refused/);
+        },
+    );
 
     it("refuses an OpenVZ host and explains the jitter", () => {
         // Stand-in: no OpenVZ kernel exists here, so node2's own systemd-detect-virt
         // (in its private /usr/local/sbin, first on PATH) answers what OpenVZ answers.
-        lab.run("node2", "printf '#!/bin/sh\\necho openvz\\n' > /usr/local/sbin/systemd-detect-virt && chmod +x /usr/local/sbin/systemd-detect-virt");
+        lab.run(
+            "node2",
+            "printf '#!/bin/sh\\necho openvz\\n' > /usr/local/sbin/systemd-detect-virt && chmod +x /usr/local/sbin/systemd-detect-virt",
+        );
         try {
             const r = preflight("node2", { allowVirtualization: ACCEPT_MACHINE });
             assert.equal(r.code, 1);
@@ -64,7 +89,10 @@ describe("scripts/node/preflight.sh over SSH", () => {
             assert.equal(res.virtualization, "openvz");
             assert.match(res.problems[0], /container virtualization: .*neighbours cause unpredictable jitter.*use a KVM VPS/);
             // node1 is not affected by node2's stand-in.
-            assert.equal(parsePreflightOutput("node1", preflight("node1", { allowVirtualization: ACCEPT_MACHINE }).stdout).virtualization, MACHINE_VIRT);
+            assert.equal(
+                parsePreflightOutput("node1", preflight("node1", { allowVirtualization: ACCEPT_MACHINE }).stdout).virtualization,
+                MACHINE_VIRT,
+            );
         } finally {
             lab.run("node2", "rm -f /usr/local/sbin/systemd-detect-virt");
         }
@@ -92,8 +120,14 @@ describe("scripts/node/preflight.sh over SSH", () => {
     it("finds an MTU mismatch between two real hosts", () => {
         lab.netns("node2", "ip", "link", "set", "eth0", "mtu", "1400");
         try {
-            const results = ["node1", "node2"].map((n) => ({ node: n, result: parsePreflightOutput(n, preflight(n, { allowVirtualization: ACCEPT_MACHINE }).stdout) }));
-            assert.deepEqual(results.map((r) => r.result.mtu), [1500, 1400]);
+            const results = ["node1", "node2"].map((n) => ({
+                node: n,
+                result: parsePreflightOutput(n, preflight(n, { allowVirtualization: ACCEPT_MACHINE }).stdout),
+            }));
+            assert.deepEqual(
+                results.map((r) => r.result.mtu),
+                [1500, 1400],
+            );
             assert.match(crossNodeProblems(results)[0], /1500 on node1 \(eth0\); 1400 on node2 \(eth0\)/);
         } finally {
             lab.netns("node2", "ip", "link", "set", "eth0", "mtu", "1500");

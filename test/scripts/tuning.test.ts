@@ -17,11 +17,21 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
     const fileMax = globalSysctl("fs.file-max");
 
     const apply = (node: string, sysctls: Record<string, string> = { ...DEFAULT_SYSCTLS }, nofile = NOFILE) =>
-        lab.ssh(node, renderScriptCommand({ script, args: ["apply"], env: tuningEnv(sysctls, [...DEFAULT_FLOOR_KEYS], nofile), user: "root", timeoutSeconds: 60 }));
+        lab.ssh(
+            node,
+            renderScriptCommand({
+                script,
+                args: ["apply"],
+                env: tuningEnv(sysctls, [...DEFAULT_FLOOR_KEYS], nofile),
+                user: "root",
+                timeoutSeconds: 60,
+            }),
+        );
     const revert = (node: string) => lab.ssh(node, renderScriptCommand({ script, args: ["revert"], user: "root", timeoutSeconds: 60 }));
     const live = (node: string, key: string) => lab.run(node, `sysctl -n ${key}`).trim().replace(/\s+/g, " ");
     const setFileMax = (v: number) => lab.run("node1", `sysctl -qw fs.file-max=${v}`);
-    const result = (stdout: string) => JSON.parse(stdout.trim()) as { changed: boolean; values: Record<string, string>; restored?: Record<string, string> };
+    const result = (stdout: string) =>
+        JSON.parse(stdout.trim()) as { changed: boolean; values: Record<string, string>; restored?: Record<string, string> };
 
     before(() => (lab = Lab.up(2, 5)));
     after(() => {
@@ -44,7 +54,10 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
         assert.match(lab.run("node1", "cat /etc/sysctl.d/90-nordstack.conf"), /^net\.ipv4\.tcp_tw_reuse = 1$/m);
         assert.match(lab.run("node1", "cat /etc/security/limits.d/90-nordstack.conf"), /^\* +hard nofile 1048576$/m);
         assert.match(lab.run("node1", "cat /etc/systemd/system.conf.d/90-nordstack.conf"), /^DefaultLimitNOFILE=1048576$/m);
-        assert.deepEqual(PER_NS_KEYS.map((k) => live("node2", k)), before2);
+        assert.deepEqual(
+            PER_NS_KEYS.map((k) => live("node2", k)),
+            before2,
+        );
         assert.equal(lab.ssh("node2", "test -e /etc/sysctl.d/90-nordstack.conf").code, 1);
     });
 
@@ -58,7 +71,9 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
     });
 
     it("re-applies a changed value and restores a key no longer configured", () => {
-        const original = lab.run("node1", "awk -F'\\t' '$1 == \"net.ipv4.ip_local_reserved_ports\" {print $2}' /var/lib/nordstack/sysctl-previous.tsv").trim();
+        const original = lab
+            .run("node1", "awk -F'\\t' '$1 == \"net.ipv4.ip_local_reserved_ports\" {print $2}' /var/lib/nordstack/sysctl-previous.tsv")
+            .trim();
         const { "net.ipv4.ip_local_reserved_ports": _dropped, ...rest } = DEFAULT_SYSCTLS;
         void _dropped;
         const r = apply("node1", { ...rest, "net.ipv4.tcp_tw_reuse": "2" });
@@ -81,7 +96,12 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
             "node1 is back to what an untouched host has",
         );
         assert.equal(live("node1", "fs.file-max"), "1000000");
-        assert.equal(lab.run("node1", "ls /etc/sysctl.d /etc/security/limits.d /etc/systemd/system.conf.d /var/lib/nordstack/").match(/90-nordstack|sysctl-previous/), null);
+        assert.equal(
+            lab
+                .run("node1", "ls /etc/sysctl.d /etc/security/limits.d /etc/systemd/system.conf.d /var/lib/nordstack/")
+                .match(/90-nordstack|sysctl-previous/),
+            null,
+        );
         const again = revert("node1");
         assert.equal(result(again.stdout).changed, false);
         assert.match(again.stderr, /No change detected/);
@@ -106,7 +126,10 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
         try {
             const r = apply("node2");
             assert.equal(r.code, 1);
-            assert.match(r.stderr, /net\.ipv4\.tcp_tw_reuse is '0' after sysctl --system, wanted '1'; also set in: \/etc\/sysctl\.d\/99-zz-local\.conf/);
+            assert.match(
+                r.stderr,
+                /net\.ipv4\.tcp_tw_reuse is '0' after sysctl --system, wanted '1'; also set in: \/etc\/sysctl\.d\/99-zz-local\.conf/,
+            );
         } finally {
             lab.run("node2", "rm /etc/sysctl.d/99-zz-local.conf");
             assert.equal(revert("node2").code, 0);

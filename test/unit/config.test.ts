@@ -59,7 +59,10 @@ describe("parsePlatformConfig accepts", () => {
                 ["osl-3", "agent", "no-oslo"],
             ],
         );
-        assert.deepEqual(c.services.map((s) => s.name), ["inventory", "pricing"]);
+        assert.deepEqual(
+            c.services.map((s) => s.name),
+            ["inventory", "pricing"],
+        );
         // Example hosts must be documentation addresses, never someone's real machine.
         for (const n of c.nodes) assert.match(n.host, /^(192\.0\.2|198\.51\.100|203\.0\.113)\./);
     });
@@ -101,7 +104,9 @@ describe("parsePlatformConfig accepts", () => {
     });
 
     it("sysctl overrides merged over the seed values; k3s off drops the module requirement", () => {
-        const c = parsePlatformConfig(rawConfig({ sysctls: { "net.ipv4.tcp_tw_reuse": "2", "net.core.somaxconn": 4096 }, k3sEnabled: false }));
+        const c = parsePlatformConfig(
+            rawConfig({ sysctls: { "net.ipv4.tcp_tw_reuse": "2", "net.core.somaxconn": 4096 }, k3sEnabled: false }),
+        );
         assert.equal(c.tuning.sysctls["net.ipv4.tcp_tw_reuse"], "2");
         assert.equal(c.tuning.sysctls["net.core.somaxconn"], "4096");
         assert.equal(c.tuning.sysctls["fs.file-max"], "2097152");
@@ -197,7 +202,11 @@ describe("parsePlatformConfig rejects, naming the key and the fix", () => {
 
     it("bad sysctl keys and values", () => {
         expectProblem(rawConfig({ sysctls: { "not a key": "1" } }), "sysctls.not a key", /is not a sysctl key/);
-        expectProblem(rawConfig({ sysctls: { "net.ipv4.tcp_tw_reuse": "1\nfs.file-max=1" } }), "sysctls.net.ipv4.tcp_tw_reuse", /without newline/);
+        expectProblem(
+            rawConfig({ sysctls: { "net.ipv4.tcp_tw_reuse": "1\nfs.file-max=1" } }),
+            "sysctls.net.ipv4.tcp_tw_reuse",
+            /without newline/,
+        );
     });
 
     it("every problem at once, in one error", () => {

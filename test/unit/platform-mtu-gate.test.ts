@@ -41,7 +41,7 @@ describe("Platform MTU gate (mocks)", () => {
             saved.forEach((l) => process.on("unhandledRejection", l));
         }
         assert.ok(errors.length >= 3, `one failure per node, got ${errors.length}`);
-        for (const e of errors) assert.match(e, /MTUs differ between nodes: 1500 on osl-1 \(eth1\), osl-3 \(eth1\); 1450 on osl-2 \(eth1\)/);
+        for (const e of errors)
+            assert.match(e, /MTUs differ between nodes: 1500 on osl-1 \(eth1\), osl-3 \(eth1\); 1450 on osl-2 \(eth1\)/);
     });
-
 });

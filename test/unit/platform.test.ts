@@ -13,7 +13,13 @@ before(() =>
     installMocks((args) => {
         const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[2], mtuOf[`${m[1]}/${m[2]}`] ?? 1500);
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: true, dropIn: "/etc/sysctl.d/90-nordstack.conf", nofile: 1048576, values: { "net.ipv4.tcp_tw_reuse": "1" } });
+        if (args.name.endsWith("-sysctl"))
+            return JSON.stringify({
+                changed: true,
+                dropIn: "/etc/sysctl.d/90-nordstack.conf",
+                nofile: 1048576,
+                values: { "net.ipv4.tcp_tw_reuse": "1" },
+            });
         return undefined;
     }),
 );
@@ -33,7 +39,10 @@ describe("Platform graph (mocks)", () => {
             `nordstack:host:Preflight p1-preflight-${n} <- p1`,
             `command:remote:Command p1-preflight-${n}-check <- p1-preflight-${n}`,
         ];
-        const tuning = (n: string) => [`nordstack:host:Tuning p1-tuning-${n} <- p1`, `command:remote:Command p1-tuning-${n}-sysctl <- p1-tuning-${n}`];
+        const tuning = (n: string) => [
+            `nordstack:host:Tuning p1-tuning-${n} <- p1`,
+            `command:remote:Command p1-tuning-${n}-sysctl <- p1-tuning-${n}`,
+        ];
         assert.deepEqual(shape, [
             "nordstack:index:Platform p1 <- -",
             "nordstack:nodes:ExistingHosts p1-nodes <- p1",
@@ -66,7 +75,9 @@ describe("Platform graph (mocks)", () => {
     it("keeps the SSH key secret and out of every command line", async () => {
         const { platform, rec } = await build("p3", config());
         for (const c of rec.ofType("command:remote:Command")) {
-            const [conn, secret] = await valueAndSecret(pulumi.output(c.props.connection as pulumi.Input<{ privateKey: string; host: string }>));
+            const [conn, secret] = await valueAndSecret(
+                pulumi.output(c.props.connection as pulumi.Input<{ privateKey: string; host: string }>),
+            );
             assert.equal(secret, true, `${c.name}.connection must be secret`);
             assert.equal(conn.privateKey, SECRET_KEY);
             for (const field of ["create", "update", "delete"]) {
@@ -77,7 +88,13 @@ describe("Platform graph (mocks)", () => {
         const [nodes, nodesSecret] = await valueAndSecret(platform.nodes);
         assert.equal(nodesSecret, false, "the node summary is not secret and carries no key");
         assert.ok(!JSON.stringify(nodes).includes("nordstack-test-key"));
-        assert.deepEqual(nodes[0], { name: "osl-1", role: "server", region: "no-oslo", publicAddress: "203.0.113.11", privateAddress: "10.10.0.5" });
+        assert.deepEqual(nodes[0], {
+            name: "osl-1",
+            role: "server",
+            region: "no-oslo",
+            publicAddress: "203.0.113.11",
+            privateAddress: "10.10.0.5",
+        });
     });
 
     it("passes per-node SSH settings: port, user, pinned host key, jump host", async () => {
@@ -102,7 +119,14 @@ describe("Platform graph (mocks)", () => {
         assert.equal(conn.hostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTest");
         assert.deepEqual(
             { ...(conn.proxy as object), dialErrorLimit: undefined, perDialTimeout: undefined },
-            { host: "bastion.example.no", port: 2222, user: "debian", privateKey: SECRET_KEY, dialErrorLimit: undefined, perDialTimeout: undefined },
+            {
+                host: "bastion.example.no",
+                port: 2222,
+                user: "debian",
+                privateKey: SECRET_KEY,
+                dialErrorLimit: undefined,
+                perDialTimeout: undefined,
+            },
         );
         assert.equal(conn.dialErrorLimit, 10);
         const create = await value(rec.byName("p4-tuning-osl-1-sysctl").props.create as pulumi.Output<string>);
@@ -142,6 +166,9 @@ describe("Platform graph (mocks)", () => {
             "nordstack:host:Preflight::p8-preflight-osl-3",
             "nordstack:host:Tuning::p8-tuning-osl-3",
         ]);
-        assert.deepEqual(b.filter((x) => !a.includes(x)), []);
+        assert.deepEqual(
+            b.filter((x) => !a.includes(x)),
+            [],
+        );
     });
 });

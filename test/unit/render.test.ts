@@ -70,13 +70,16 @@ describe("tuningEnv", () => {
 
 describe("preflightEnv", () => {
     it("passes address, interface, MTU, modules and accepted virtualization", () => {
-        assert.deepEqual(preflightEnv("10.10.0.5", { expectedMtu: 1500, requiredModules: ["overlay", "vxlan"], allowVirtualization: ["qemu"] }, "eth1"), {
-            NORDSTACK_PRIVATE_ADDRESS: "10.10.0.5",
-            NORDSTACK_PRIVATE_INTERFACE: "eth1",
-            NORDSTACK_EXPECTED_MTU: "1500",
-            NORDSTACK_REQUIRED_MODULES: "overlay vxlan",
-            NORDSTACK_ALLOW_VIRT: "qemu",
-        });
+        assert.deepEqual(
+            preflightEnv("10.10.0.5", { expectedMtu: 1500, requiredModules: ["overlay", "vxlan"], allowVirtualization: ["qemu"] }, "eth1"),
+            {
+                NORDSTACK_PRIVATE_ADDRESS: "10.10.0.5",
+                NORDSTACK_PRIVATE_INTERFACE: "eth1",
+                NORDSTACK_EXPECTED_MTU: "1500",
+                NORDSTACK_REQUIRED_MODULES: "overlay vxlan",
+                NORDSTACK_ALLOW_VIRT: "qemu",
+            },
+        );
         assert.equal(preflightEnv("10.10.0.5", {}).NORDSTACK_EXPECTED_MTU, "");
     });
 });

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite runs for real: sshd for the lab hosts,
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, and
+# the shell linter.
+#
+#   system-deps.sh --check    exit 1 listing what is missing
+#   system-deps.sh --install  install what is missing (root, apt)
+set -euo pipefail
+
+# command -> Debian package
+DEPS=(
+    "sshd:openssh-server"
+    "ssh:openssh-client"
+    "ssh-keygen:openssh-client"
+    "ip:iproute2"
+    "unshare:util-linux"
+    "nsenter:util-linux"
+    "ping:iputils-ping"
+    "tracepath:iputils-tracepath"
+    "iperf3:iperf3"
+    "sysctl:procps"
+    "shellcheck:shellcheck"
+    "openssl:openssl"
+)
+
+missing_packages() {
+    local dep cmd pkg
+    for dep in "${DEPS[@]}"; do
+        cmd=${dep%%:*}
+        pkg=${dep#*:}
+        if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then echo "$pkg"; fi
+    done | sort -u
+}
+
+main() {
+    local missing
+    missing=$(missing_packages | tr '\n' ' ')
+    case "${1:---check}" in
+    --check)
+        if [ -n "${missing// /}" ]; then
+            echo "missing Debian packages: ${missing}" >&2
+            echo "install them with: sudo bash scripts/dev/system-deps.sh --install" >&2
+            exit 1
+        fi
+        ;;
+    --install)
+        [ -n "${missing// /}" ] || return 0
+        [ "$(id -u)" -eq 0 ] || {
+            echo "installing ${missing}needs root: sudo bash scripts/dev/system-deps.sh --install" >&2
+            exit 1
+        }
+        echo "[deps] installing: ${missing}" >&2
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        ;;
+    *)
+        echo "usage: system-deps.sh --check|--install" >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite (README: `npm test`): types, lint, shellcheck, unit tests
+# with Pulumi mocks, and the real node scripts over real SSH against lab hosts.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/dev/system-deps.sh --install
+else
+    bash scripts/dev/system-deps.sh --check
+fi
+[ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund
+
+echo "== types" >&2
+npx tsc --noEmit
+echo "== lint" >&2
+npx eslint .
+npx prettier --check . >/dev/null
+bash scripts/dev/shellcheck.sh
+echo "== tests" >&2
+# One runner invocation, so its closing summary counts every test.
+exec node --import tsx --test test/unit/*.test.ts test/scripts/*.test.ts
