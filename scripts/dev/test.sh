@@ -19,4 +19,5 @@ npx prettier --check . >/dev/null
 bash scripts/dev/shellcheck.sh
 echo "== tests" >&2
 # One runner invocation, so its closing summary counts every test.
-exec node --import tsx --test test/unit/*.test.ts test/scripts/*.test.ts
+mapfile -t tests < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)
+exec node --import tsx --test "${tests[@]}"
