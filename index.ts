@@ -24,6 +24,11 @@ try {
         nofile: cfg.get("nofile"),
         allowVirtualization: cfg.getObject("allowVirtualization"),
         k3sEnabled: cfg.get("k3sEnabled"),
+        k3sVersion: cfg.get("k3sVersion"),
+        k3sFlannelBackend: cfg.get("k3sFlannelBackend"),
+        k3sApiHost: cfg.get("k3sApiHost"),
+        k3sInstallScriptUrl: cfg.get("k3sInstallScriptUrl"),
+        k3sAirgap: cfg.getObject("k3sAirgap"),
         services: cfg.getObject("services"),
     });
 } catch (e) {
@@ -43,6 +48,12 @@ function readKeyFile(file: string): pulumi.Output<string> {
     return pulumi.secret(readFileSync(resolved, "utf8"));
 }
 
+for (const [part, file] of Object.entries(config.k3s.airgap ?? {})) {
+    if (!existsSync(file)) {
+        throw new pulumi.RunError(`nordstack: k3sAirgap.${part} is ${file}, which does not exist; download it from the k3s release`);
+    }
+}
+
 const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? readKeyFile(config.ssh.privateKeyPath ?? ""),
@@ -51,3 +62,6 @@ const platform = new Platform("nordstack", {
 export const nodes = platform.nodes;
 export const preflight = platform.preflightResults;
 export const tunedSysctls = platform.tunedValues;
+export const kubeconfig = platform.cluster?.kubeconfig;
+export const k3sApiUrl = platform.cluster?.apiUrl;
+export const overlayMtu = platform.cluster?.overlayMtu;

@@ -80,6 +80,21 @@ export interface TuningConfig {
     nofile: number;
 }
 
+export type FlannelBackend = "vxlan" | "wireguard-native";
+
+export interface K3sConfig {
+    enabled: boolean;
+    /** Pinned k3s release, e.g. `v1.31.4+k3s1`. Changing it upgrades node by node. */
+    version: string;
+    flannelBackend: FlannelBackend;
+    /** Address the API certificate covers and the kubeconfig uses; default: the first server's host. */
+    apiHost?: string;
+    /** Where the official install script comes from (a mirror works). */
+    installScriptUrl: string;
+    /** Air-gapped install: local paths of the k3s binary, images tarball and install script. */
+    airgap?: { binary: string; images: string; installScript: string };
+}
+
 export interface PreflightConfig {
     /** `systemd-detect-virt` answers accepted besides `kvm` and `none`. */
     allowVirtualization: string[];
@@ -95,7 +110,7 @@ export interface PlatformConfig {
     nodes: NodeConfig[];
     tuning: TuningConfig;
     preflight: PreflightConfig;
-    k3s: { enabled: boolean };
+    k3s: K3sConfig;
     services: ServiceConfig[];
 }
 
@@ -120,6 +135,9 @@ export const DEFAULTS = {
     mtu: 1500,
     nofile: DEFAULT_NOFILE,
     k3sEnabled: true,
+    k3sVersion: "v1.31.4+k3s1",
+    k3sFlannelBackend: "vxlan" as FlannelBackend,
+    k3sInstallScriptUrl: "https://get.k3s.io",
 };
 
 const TOP_KEYS = [
@@ -135,6 +153,11 @@ const TOP_KEYS = [
     "nofile",
     "allowVirtualization",
     "k3sEnabled",
+    "k3sVersion",
+    "k3sFlannelBackend",
+    "k3sApiHost",
+    "k3sInstallScriptUrl",
+    "k3sAirgap",
     "services",
 ] as const;
 
@@ -200,6 +223,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         }) ?? DEFAULTS.nofile;
 
     const k3sEnabled = readBool(r, "k3sEnabled", "", p, DEFAULTS.k3sEnabled);
+    const k3s = parseK3s(r, k3sEnabled, p);
     const allowVirtualization = readStringList(r, "allowVirtualization", "", p, []);
     allowVirtualization.forEach((v, i) => {
         if (!/^[a-z0-9-]+$/.test(v)) p.add(join("allowVirtualization", i), `${JSON.stringify(v)} is not a systemd-detect-virt name`);
@@ -220,8 +244,47 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
             nofile,
         },
         preflight: { allowVirtualization, requiredModules: k3sEnabled ? [...K3S_MODULES] : [] },
-        k3s: { enabled: k3sEnabled },
+        k3s,
         services,
+    };
+}
+
+function parseK3s(r: Obj, enabled: boolean, p: Problems): K3sConfig {
+    const version = readString(r, "k3sVersion", "", p, { default: DEFAULTS.k3sVersion }) ?? DEFAULTS.k3sVersion;
+    if (!/^v\d+\.\d+\.\d+\+k3s\d+$/.test(version)) {
+        p.add("k3sVersion", `${JSON.stringify(version)} is not a k3s release like v1.31.4+k3s1 (see github.com/k3s-io/k3s/releases)`);
+    }
+    const backend = readString(r, "k3sFlannelBackend", "", p, { default: DEFAULTS.k3sFlannelBackend });
+    if (backend !== "vxlan" && backend !== "wireguard-native") {
+        p.add("k3sFlannelBackend", `must be vxlan or wireguard-native, got ${JSON.stringify(backend)}`);
+    }
+    const apiHost = readString(r, "k3sApiHost", "", p);
+    if (apiHost && !isAddress(apiHost)) p.add("k3sApiHost", `${JSON.stringify(apiHost)} is neither an IP address nor a hostname`);
+    const installScriptUrl = readString(r, "k3sInstallScriptUrl", "", p, { default: DEFAULTS.k3sInstallScriptUrl }) ?? "";
+    if (!/^https:\/\/[^\s'"]+$/.test(installScriptUrl)) p.add("k3sInstallScriptUrl", "must be an https:// URL");
+    let airgap: K3sConfig["airgap"];
+    if (r.k3sAirgap !== undefined && r.k3sAirgap !== null) {
+        if (!isObject(r.k3sAirgap)) {
+            p.add("k3sAirgap", "must be a map with binary, images and installScript (local file paths)");
+        } else {
+            checkKnownKeys(r.k3sAirgap, ["binary", "images", "installScript"], "k3sAirgap", p);
+            const fix = "set the local path of the file downloaded from the k3s release";
+            airgap = {
+                binary: readString(r.k3sAirgap, "binary", "k3sAirgap", p, { required: true, fix }) ?? "",
+                images: readString(r.k3sAirgap, "images", "k3sAirgap", p, { required: true, fix }) ?? "",
+                installScript:
+                    readString(r.k3sAirgap, "installScript", "k3sAirgap", p, { required: true, fix: "save https://get.k3s.io locally" }) ??
+                    "",
+            };
+        }
+    }
+    return {
+        enabled,
+        version,
+        flannelBackend: backend === "wireguard-native" ? "wireguard-native" : "vxlan",
+        apiHost,
+        installScriptUrl,
+        airgap,
     };
 }
 

@@ -7,3 +7,5 @@ export { Preflight, PreflightArgs, preflightEnv } from "./host/preflight";
 export { PreflightResult, parsePreflightOutput, crossNodeProblems } from "./host/preflight-checks";
 export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuning";
 export { renderScriptCommand, shellQuote, loadNodeScript } from "./host/remote-script";
+export { Cluster, ClusterArgs, ClusterNodeArgs, ClusterNodeResources } from "./k3s/cluster";
+export { overlayMtu, renderK3sConfig, rewriteKubeconfig, apiUrl, BACKEND_OVERHEAD, K3sRole } from "./k3s/render";

@@ -4,6 +4,7 @@ import type { PlatformConfig } from "./config";
 import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
+import { Cluster } from "./k3s/cluster";
 import { ExistingHosts } from "./nodes/existing-hosts";
 import type { NodeSource } from "./nodes/source";
 
@@ -26,6 +27,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly preflightResults: pulumi.Output<Record<string, PreflightResult>>;
     /** Per node: the sysctl values in force after tuning. */
     public readonly tunedValues: pulumi.Output<Record<string, TuningResult["values"]>>;
+    /** The k3s cluster; undefined when `k3sEnabled` is false. */
+    public readonly cluster?: Cluster;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:index:Platform", name, {}, opts);
@@ -95,7 +98,33 @@ export class Platform extends pulumi.ComponentResource {
             .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
             .apply((entries) => Object.fromEntries(entries));
 
-        this.registerOutputs({ nodes: this.nodes, preflightResults: this.preflightResults, tunedValues: this.tunedValues });
+        // 4 k3s, after every node is tuned
+        if (cfg.k3s.enabled) {
+            this.cluster = new Cluster(
+                `${name}-k3s`,
+                {
+                    nodes: this.nodeSource.nodes.map((node) => ({
+                        node,
+                        privateInterface: this.preflight[node.name].result.privateInterface,
+                        interfaceMtu: this.preflight[node.name].result.mtu,
+                    })),
+                    version: cfg.k3s.version,
+                    flannelBackend: cfg.k3s.flannelBackend,
+                    apiHost: cfg.k3s.apiHost,
+                    installScriptUrl: cfg.k3s.installScriptUrl,
+                    airgap: cfg.k3s.airgap,
+                    dependsOn: Object.values(this.tuning).map((t) => t.command),
+                },
+                { parent: this },
+            );
+        }
+
+        this.registerOutputs({
+            nodes: this.nodes,
+            preflightResults: this.preflightResults,
+            tunedValues: this.tunedValues,
+            kubeconfig: this.cluster?.kubeconfig,
+        });
     }
 }
 

@@ -30,6 +30,12 @@ export interface ScriptCommandArgs {
     user: string;
     /** Upper bound in seconds; a hung step (e.g. an MTU black hole) is killed instead of hanging `pulumi up`. */
     timeoutSeconds?: number;
+    /**
+     * The script reads a secret from the SSH session's stdin (remote.Command `stdin`).
+     * The script then travels as `bash -c` text instead of a here-document, so stdin
+     * stays free for the secret, also through sudo (which closes other descriptors).
+     */
+    secretOnStdin?: boolean;
 }
 
 /**
@@ -45,18 +51,18 @@ export function renderScriptCommand(a: ScriptCommandArgs): string {
         if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name ${JSON.stringify(k)}`);
         return `${k}=${shellQuote(v)}`;
     });
-    const words = [
+    const prefix = [
         ...(a.user === "root" ? [] : ["sudo", "-n"]),
         ...(a.timeoutSeconds ? ["timeout", "-k", "10", String(a.timeoutSeconds)] : []),
         "env",
         ...env,
-        "bash",
-        "-s",
-        "--",
-        ...(a.args ?? []).map(shellQuote),
     ];
+    const args = (a.args ?? []).map(shellQuote);
+    if (a.secretOnStdin) {
+        return [...prefix, "NORDSTACK_SECRET_FD=0", "bash", "-c", shellQuote(a.script), "nordstack-node-script", ...args].join(" ");
+    }
     const body = a.script.endsWith("\n") ? a.script : `${a.script}\n`;
-    return `${words.join(" ")} <<'${marker}'\n${body}${marker}\n`;
+    return `${[...prefix, "bash", "-s", "--", ...args].join(" ")} <<'${marker}'\n${body}${marker}\n`;
 }
 
 /** Short content hash, used as a trigger so a changed script re-runs its step. */

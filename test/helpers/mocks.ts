@@ -63,6 +63,9 @@ export function installMocks(stdoutFor: StdoutFor, preview = false): void {
                 state: {
                     ...(args.inputs as Record<string, unknown>),
                     ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}),
+                    ...(args.type === "random:index/randomPassword:RandomPassword"
+                        ? { result: `Tok3n${args.name.replace(/[^A-Za-z0-9]/g, "")}` }
+                        : {}),
                 },
             }),
             call: (args) => args.inputs as Record<string, unknown>,

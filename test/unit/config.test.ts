@@ -80,6 +80,10 @@ describe("parsePlatformConfig accepts", () => {
             mtu: DEFAULTS.mtu,
             nofile: DEFAULTS.nofile,
             k3sEnabled: DEFAULTS.k3sEnabled,
+            k3sVersion: DEFAULTS.k3sVersion,
+            k3sFlannelBackend: DEFAULTS.k3sFlannelBackend,
+            k3sApiHost: "",
+            k3sInstallScriptUrl: DEFAULTS.k3sInstallScriptUrl,
             allowVirtualization: [],
         };
         for (const [key, spec] of Object.entries(project.config)) {
@@ -207,6 +211,13 @@ describe("parsePlatformConfig rejects, naming the key and the fix", () => {
             "sysctls.net.ipv4.tcp_tw_reuse",
             /without newline/,
         );
+    });
+
+    it("a k3s version, flannel backend or air-gap set that is not usable", () => {
+        expectProblem(rawConfig({ k3sVersion: "1.31" }), "k3sVersion", /is not a k3s release like v1.31.4\+k3s1/);
+        expectProblem(rawConfig({ k3sFlannelBackend: "host-gw" }), "k3sFlannelBackend", /must be vxlan or wireguard-native/);
+        expectProblem(rawConfig({ k3sAirgap: { binary: "/srv/k3s" } }), "k3sAirgap.images", /is required; set the local path/);
+        expectProblem(rawConfig({ k3sInstallScriptUrl: "http://get.k3s.io" }), "k3sInstallScriptUrl", /must be an https:\/\/ URL/);
     });
 
     it("every problem at once, in one error", () => {

@@ -31,7 +31,7 @@ describe("Platform MTU gate (mocks)", () => {
         process.on("unhandledRejection", (e) => errors.push(String(e)));
         try {
             const { Platform } = await import("../../components/platform");
-            const platform = new Platform("p6", { config: config(), sshPrivateKey: pulumi.secret("key") });
+            const platform = new Platform("p6", { config: config({ k3sEnabled: false }), sshPrivateKey: pulumi.secret("key") });
             let created = false;
             platform.tuning["osl-1"].command.create.apply(() => (created = true));
             await new Promise((r) => setTimeout(r, 300));

@@ -1,6 +1,8 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
 import { config, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
@@ -13,6 +15,7 @@ before(() =>
     installMocks((args) => {
         const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[2], mtuOf[`${m[1]}/${m[2]}`] ?? 1500);
+        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
         if (args.name.endsWith("-sysctl"))
             return JSON.stringify({
                 changed: true,
@@ -33,7 +36,7 @@ async function build(name: string, cfg: PlatformConfig) {
 
 describe("Platform graph (mocks)", () => {
     it("registers exactly the expected components and commands, with parents", async () => {
-        const { rec } = await build("p1", config());
+        const { rec } = await build("p1", config({ k3sEnabled: false }));
         const shape = rec.resources.map((r) => `${r.type} ${r.name} <- ${r.parent ?? "-"}`);
         const perNode = (n: string) => [
             `nordstack:host:Preflight p1-preflight-${n} <- p1`,
@@ -161,6 +164,9 @@ describe("Platform graph (mocks)", () => {
         const b = (await build("p8", two)).rec.resources.map((r) => `${r.type}::${r.name}`);
         const removed = a.filter((x) => !b.includes(x));
         assert.deepEqual(removed.sort(), [
+            "command:remote:Command::p8-k3s-install-osl-3",
+            "command:remote:Command::p8-k3s-prepare-osl-3",
+            "command:remote:Command::p8-k3s-ready-osl-3",
             "command:remote:Command::p8-preflight-osl-3-check",
             "command:remote:Command::p8-tuning-osl-3-sysctl",
             "nordstack:host:Preflight::p8-preflight-osl-3",

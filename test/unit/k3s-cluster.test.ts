@@ -1,0 +1,185 @@
+import { describe, it, before } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
+import { config, preflightJson } from "../helpers/fixtures";
+import type { PlatformConfig } from "../../components/config";
+
+const KUBECONFIG = readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
+
+before(() =>
+    installMocks((args) => {
+        const m = /-preflight-(.*)-check$/.exec(args.name);
+        if (m) return preflightJson(m[1], 1500);
+        if (args.name.endsWith("-kubeconfig")) return KUBECONFIG;
+        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        return undefined;
+    }),
+);
+
+const node = (name: string, role: string, i: number) => ({ name, role, host: `203.0.113.${i}`, privateAddress: `10.10.0.${i}` });
+const oneServer = () => [node("s1", "server", 1), node("a1", "agent", 11), node("a2", "agent", 12)];
+const threeServers = () => [
+    node("s1", "server", 1),
+    node("s2", "server", 2),
+    node("s3", "server", 3),
+    node("a1", "agent", 11),
+    node("a2", "agent", 12),
+];
+
+async function build(name: string, cfg: PlatformConfig) {
+    const { Platform } = await import("../../components/platform");
+    const rec = new GraphRecorder();
+    const platform = new Platform(name, { config: cfg, sshPrivateKey: pulumi.secret("KEY") }, { transformations: [rec.transform] });
+    return { platform, rec };
+}
+
+const cmd = async (rec: GraphRecorder, name: string, field = "create") => value(rec.byName(name).props[field] as pulumi.Input<string>);
+
+describe("k3s Cluster graph (mocks)", () => {
+    it("1 server + 2 agents: one install chain, first server without cluster-init, agents join its private IP", async () => {
+        const { rec } = await build("c1", config({ nodes: oneServer() }));
+        const k3s = rec.resources.filter((r) => r.parent === "c1-k3s").map((r) => `${r.type} ${r.name}`);
+        const chain = (n: string) => [
+            `command:remote:Command c1-k3s-prepare-${n}`,
+            `command:remote:Command c1-k3s-install-${n}`,
+            `command:remote:Command c1-k3s-ready-${n}`,
+        ];
+        assert.deepEqual(k3s, [
+            "random:index/randomPassword:RandomPassword c1-k3s-token",
+            ...chain("s1"),
+            ...chain("a1"),
+            ...chain("a2"),
+            "command:remote:Command c1-k3s-kubeconfig",
+            "pulumi:providers:kubernetes c1-k3s-provider",
+        ]);
+        assert.equal(rec.byName("c1-k3s").parent, "c1");
+        assert.deepEqual(rec.byName("c1-k3s").dependsOn, []);
+        const s1 = await cmd(rec, "c1-k3s-install-s1");
+        assert.match(s1, /NORDSTACK_K3S_ROLE=server-init /);
+        assert.doesNotMatch(s1, /cluster-init: true/);
+        assert.match(s1, /flannel-iface: eth1/);
+        assert.match(s1, /NORDSTACK_K3S_EXPECTED_MTU=1450 /);
+        const a1 = await cmd(rec, "c1-k3s-install-a1");
+        assert.match(a1, /NORDSTACK_K3S_ROLE=agent /);
+        assert.match(a1, /NORDSTACK_K3S_SERVER_URL=https:\/\/10.10.0.1:6443 /);
+        assert.match(a1, /server: https:\/\/10.10.0.1:6443/);
+        assert.doesNotMatch(a1, /disable:/, "agents get no server flags");
+    });
+
+    it("3 servers + 2 agents: embedded etcd on the first, servers join one at a time before agents", async () => {
+        const { rec } = await build("c2", config({ nodes: threeServers() }));
+        assert.match(await cmd(rec, "c2-k3s-install-s1"), /cluster-init: true/);
+        assert.match(await cmd(rec, "c2-k3s-install-s2"), /NORDSTACK_K3S_ROLE=server-join [\s\S]*server: https:\/\/10.10.0.1:6443/);
+        // Each node waits for the previous one to be Ready: servers first, then agents.
+        const order = ["s1", "s2", "s3", "a1", "a2"];
+        for (let i = 1; i < order.length; i++) {
+            assert.deepEqual(rec.byName(`c2-k3s-prepare-${order[i]}`).dependsOn, [`c2-k3s-ready-${order[i - 1]}`, "c2-k3s-install-s1"]);
+            assert.deepEqual(rec.byName(`c2-k3s-install-${order[i]}`).dependsOn, [`c2-k3s-prepare-${order[i]}`]);
+            assert.deepEqual(rec.byName(`c2-k3s-ready-${order[i]}`).dependsOn, [`c2-k3s-install-${order[i]}`]);
+        }
+        assert.deepEqual(rec.byName("c2-k3s-prepare-s1").dependsOn.sort(), [
+            "c2-tuning-a1-sysctl",
+            "c2-tuning-a2-sysctl",
+            "c2-tuning-s1-sysctl",
+            "c2-tuning-s2-sysctl",
+            "c2-tuning-s3-sysctl",
+        ]);
+        assert.deepEqual(rec.byName("c2-k3s-kubeconfig").dependsOn, ["c2-k3s-ready-a2"]);
+    });
+
+    it("membership steps run on the first server: prepare drains, ready uncordons, delete drains and removes", async () => {
+        const { rec } = await build("c3", config({ nodes: oneServer() }));
+        const conn = await value(rec.byName("c3-k3s-ready-a2").props.connection as pulumi.Output<{ host: string }>);
+        assert.equal(conn.host, "203.0.113.1");
+        assert.match(await cmd(rec, "c3-k3s-prepare-a2"), /bash -s -- prepare a2 <</);
+        assert.match(await cmd(rec, "c3-k3s-ready-a2"), /bash -s -- ready a2 <</);
+        assert.match(await cmd(rec, "c3-k3s-ready-a2", "delete"), /bash -s -- remove a2 <</);
+        assert.equal(rec.byName("c3-k3s-ready-s1").props.delete, undefined, "the first server is not drained out of its own cluster");
+        assert.match(
+            await cmd(rec, "c3-k3s-install-a2", "delete"),
+            /bash -s -- <<'NORDSTACK_SCRIPT_[0-9a-f]+'\n#!\/usr\/bin\/env bash\n# nordstack k3s removal/,
+        );
+    });
+
+    it("keeps the token secret: only on stdin, never in a command line; kubeconfig secret and rewritten", async () => {
+        const { platform, rec } = await build("c4", config({ nodes: oneServer() }));
+        const token = "Tok3nc4k3stoken";
+        for (const c of rec.ofType("command:remote:Command")) {
+            for (const f of ["create", "update", "delete"]) {
+                const text = c.props[f] === undefined ? "" : await value(c.props[f] as pulumi.Input<string>);
+                assert.ok(!text.includes(token), `${c.name}.${f} leaks the token`);
+            }
+        }
+        const [stdin, secret] = await valueAndSecret(pulumi.output(rec.byName("c4-k3s-install-a1").props.stdin as pulumi.Output<string>));
+        assert.equal(stdin, `${token}\n`);
+        assert.equal(secret, true);
+        const [kc, kcSecret] = await valueAndSecret(platform.cluster!.kubeconfig);
+        assert.equal(kcSecret, true);
+        assert.match(kc, /server: https:\/\/203.0.113.1:6443/);
+        assert.match(kc, /current-context: nordstack-c4-k3s/);
+        assert.equal(await value(platform.cluster!.overlayMtu), 1450);
+    });
+
+    it("wireguard-native lowers the overlay MTU by 80 and a k3sApiHost goes into SANs and the kubeconfig", async () => {
+        const { platform, rec } = await build(
+            "c5",
+            config({ nodes: oneServer(), k3sFlannelBackend: "wireguard-native", k3sApiHost: "api.example.no" }),
+        );
+        assert.equal(await value(platform.cluster!.overlayMtu), 1420);
+        const s1 = await cmd(rec, "c5-k3s-install-s1");
+        assert.match(s1, /flannel-backend: wireguard-native/);
+        assert.match(s1, /tls-san:\n {2}- 10.10.0.1\n {2}- 203.0.113.1\n {2}- api.example.no/);
+        assert.match(await value(platform.cluster!.kubeconfig), /server: https:\/\/api.example.no:6443/);
+    });
+
+    it("a version change rewrites every node's install, prepare and ready steps in place, none replaced", async () => {
+        const a = await build("c6", config({ nodes: threeServers(), k3sVersion: "v1.31.4+k3s1" }));
+        const b = await build("c6", config({ nodes: threeServers(), k3sVersion: "v1.32.3+k3s1" }));
+        assert.deepEqual(
+            a.rec.resources.map((r) => r.name),
+            b.rec.resources.map((r) => r.name),
+        );
+        for (const n of ["s1", "s2", "s3", "a1", "a2"]) {
+            for (const step of ["prepare", "install", "ready"]) {
+                const before = await cmd(a.rec, `c6-k3s-${step}-${n}`);
+                const after = await cmd(b.rec, `c6-k3s-${step}-${n}`);
+                assert.match(before, /NORDSTACK_K3S_VERSION=v1.31.4\+k3s1 /);
+                assert.match(after, /NORDSTACK_K3S_VERSION=v1.32.3\+k3s1 /);
+                assert.equal(after.replace(/v1\.32\.3\+k3s1/g, "v1.31.4+k3s1"), before, `${step}-${n} differs only by the version`);
+            }
+            assert.equal(
+                await cmd(b.rec, `c6-k3s-install-${n}`, "update"),
+                await cmd(b.rec, `c6-k3s-install-${n}`),
+                "update re-runs the installer",
+            );
+        }
+        assert.deepEqual(b.rec.byName("c6-k3s-kubeconfig").props.triggers, ["v1.32.3+k3s1"]);
+    });
+
+    it("adding an agent adds only its resources; the others keep their names", async () => {
+        const small = (await build("c7", config({ nodes: oneServer() }))).rec.resources.map((r) => r.name);
+        const big = (await build("c7", config({ nodes: [...oneServer(), node("a3", "agent", 13)] }))).rec.resources.map((r) => r.name);
+        assert.deepEqual(
+            small.filter((n) => !big.includes(n)),
+            [],
+        );
+        assert.deepEqual(big.filter((n) => !small.includes(n)).sort(), [
+            "c7-k3s-install-a3",
+            "c7-k3s-prepare-a3",
+            "c7-k3s-ready-a3",
+            "c7-preflight-a3",
+            "c7-preflight-a3-check",
+            "c7-tuning-a3",
+            "c7-tuning-a3-sysctl",
+        ]);
+    });
+
+    it("k3sEnabled: false stops after the host layers", async () => {
+        const { platform, rec } = await build("c8", config({ nodes: oneServer(), k3sEnabled: false }));
+        assert.equal(platform.cluster, undefined);
+        assert.equal(rec.resources.filter((r) => r.name.includes("-k3s")).length, 0);
+    });
+});
