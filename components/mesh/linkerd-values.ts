@@ -1,0 +1,89 @@
+// Helm values and namespace metadata for Linkerd, rendered by pure functions
+// (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
+
+/** Linkerd's HA values need at least this many nodes: they require one replica per node (pod anti-affinity). */
+export const LINKERD_HA_MIN_NODES = 3;
+
+export function linkerdHighAvailability(nodeCount: number): boolean {
+    return nodeCount >= LINKERD_HA_MIN_NODES;
+}
+
+/**
+ * Values of the linkerd-crds chart. Linkerd's policy controller needs the
+ * Gateway API CRDs; since 2.19 the chart no longer installs them by default.
+ */
+export function linkerdCrdsValues(installGatewayApi: boolean): Record<string, unknown> {
+    return { installGatewayAPI: installGatewayApi };
+}
+
+export interface ControlPlaneValuesInput {
+    trustAnchorPem: string;
+    issuerCertPem: string;
+    issuerKeyPem: string;
+    highAvailability: boolean;
+}
+
+/** Values of the linkerd-control-plane chart: the PKI, plus the chart's `values-ha.yaml` content when HA. */
+export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<string, unknown> {
+    checkPem(i.trustAnchorPem, "CERTIFICATE", "trustAnchorPem");
+    checkPem(i.issuerCertPem, "CERTIFICATE", "issuerCertPem");
+    checkPem(i.issuerKeyPem, "PRIVATE KEY", "issuerKeyPem");
+    return {
+        identityTrustAnchorsPEM: i.trustAnchorPem,
+        identity: {
+            issuer: {
+                // The issuer comes from these values (not cert-manager): the chart writes it to linkerd-identity-issuer.
+                scheme: "linkerd.io/tls",
+                tls: { crtPEM: i.issuerCertPem, keyPEM: i.issuerKeyPem },
+            },
+        },
+        ...(i.highAvailability ? HA_VALUES : {}),
+    };
+}
+
+const controllerCpu = { limit: "", request: "100m" };
+const controllerResources = { cpu: controllerCpu, memory: { limit: "250Mi", request: "50Mi" } };
+
+// Mirrors values-ha.yaml of the pinned chart: the chart tarball (and so that
+// file) is not reachable at render time, and a Release takes values, not files.
+const HA_VALUES: Record<string, unknown> = {
+    highAvailability: true,
+    controllerReplicas: 3,
+    enablePodAntiAffinity: true,
+    enablePodDisruptionBudget: true,
+    controller: { podDisruptionBudget: { maxUnavailable: 1 } },
+    deploymentStrategy: { rollingUpdate: { maxUnavailable: 1, maxSurge: "25%" } },
+    // With HA, a pod must not start unmeshed in an injected namespace while the injector is down.
+    webhookFailurePolicy: "Fail",
+    proxy: { resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } } },
+    controllerResources,
+    destinationResources: controllerResources,
+    identityResources: { cpu: controllerCpu, memory: { limit: "250Mi", request: "10Mi" } },
+    heartbeatResources: controllerResources,
+    proxyInjectorResources: controllerResources,
+    spValidatorResources: controllerResources,
+};
+
+/**
+ * Metadata of the control-plane namespace, as `linkerd install` writes it (the
+ * Helm chart leaves the namespace to the installer): the admission-webhooks
+ * label keeps the injector away from its own namespace, and proxy-init needs
+ * NET_ADMIN, hence the privileged pod-security level.
+ */
+export function linkerdNamespaceMetadata(namespace: string): { labels: Record<string, string>; annotations: Record<string, string> } {
+    return {
+        labels: {
+            "linkerd.io/is-control-plane": "true",
+            "config.linkerd.io/admission-webhooks": "disabled",
+            "linkerd.io/control-plane-ns": namespace,
+            "pod-security.kubernetes.io/enforce": "privileged",
+        },
+        annotations: { "linkerd.io/inject": "disabled" },
+    };
+}
+
+function checkPem(pem: string, label: string, field: string): void {
+    if (!new RegExp(`-----BEGIN (EC )?${label}-----`).test(pem)) {
+        throw new Error(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
+    }
+}

@@ -1,0 +1,131 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { isDns1123Label } from "../validate";
+import { chartSource, checkPinnedVersion } from "./chart-source";
+import { linkerdControlPlaneValues, linkerdCrdsValues, linkerdHighAvailability, linkerdNamespaceMetadata } from "./linkerd-values";
+
+export const LINKERD_DEFAULTS = {
+    /** Linkerd publishes only edge releases; chart version YYYY.M.N is release edge-YY.M.N. */
+    chartRepository: "https://helm.linkerd.io/edge",
+    crdsChartVersion: "2026.8.3",
+    controlPlaneChartVersion: "2026.8.3",
+    namespace: "linkerd",
+    installGatewayApi: true,
+    timeoutSeconds: 600,
+};
+
+export interface LinkerdArgs {
+    /** The cluster's kubernetes provider (from the k3s layer); every resource is created through it. */
+    provider: k8s.Provider;
+    /** Nodes in the cluster; 3 or more turns on the chart's high-availability values (3 replicas, anti-affinity, PDBs). */
+    nodeCount: number;
+    /** Trust anchor PEM (LinkerdPki.trustAnchorPem). */
+    trustAnchorPem: pulumi.Input<string>;
+    /** Identity issuer certificate PEM (LinkerdPki.issuerCertPem). */
+    issuerCertPem: pulumi.Input<string>;
+    /** Identity issuer private key PEM, secret (LinkerdPki.issuerKeyPem). */
+    issuerKeyPem: pulumi.Input<string>;
+    /** Helm repository (`https://...`) or OCI registry (`oci://...`) holding both charts; an internal mirror works. Default https://helm.linkerd.io/edge. */
+    chartRepository?: string;
+    /** Exact linkerd-crds chart version. Default 2026.8.3 (edge-26.8.3). */
+    crdsChartVersion?: string;
+    /** Exact linkerd-control-plane chart version; keep it equal to crdsChartVersion. Default 2026.8.3. */
+    controlPlaneChartVersion?: string;
+    /** Control-plane namespace, created here. Default `linkerd`. */
+    namespace?: string;
+    /** Let linkerd-crds install the Gateway API CRDs Linkerd needs; set false when the cluster already has them (e.g. k3s with Traefik). Default true. */
+    installGatewayApi?: boolean;
+    /** Upper bound for each chart install/upgrade in seconds. Default 600. */
+    timeoutSeconds?: number;
+}
+
+/**
+ * The Linkerd service mesh (the article's sidecar pattern): linkerd-crds, then
+ * linkerd-control-plane with the given trust anchor and identity issuer.
+ * Workloads join through namespaces annotated for injection (MeshedNamespace),
+ * which should depend on `controlPlane` so no pod starts before the injector.
+ */
+export class Linkerd extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly crds: k8s.helm.v3.Release;
+    public readonly controlPlane: k8s.helm.v3.Release;
+    public readonly highAvailability: boolean;
+
+    constructor(name: string, args: LinkerdArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nordstack:mesh:Linkerd", name, {}, opts);
+        const D = LINKERD_DEFAULTS;
+        const d = {
+            chartRepository: args.chartRepository ?? D.chartRepository,
+            crdsChartVersion: args.crdsChartVersion ?? D.crdsChartVersion,
+            controlPlaneChartVersion: args.controlPlaneChartVersion ?? D.controlPlaneChartVersion,
+            namespace: args.namespace ?? D.namespace,
+            installGatewayApi: args.installGatewayApi ?? D.installGatewayApi,
+            timeoutSeconds: args.timeoutSeconds ?? D.timeoutSeconds,
+        };
+        let crdsChart: ReturnType<typeof chartSource>;
+        let cpChart: ReturnType<typeof chartSource>;
+        try {
+            if (!Number.isInteger(args.nodeCount) || args.nodeCount < 1)
+                throw new Error(`nodeCount must be at least 1, got ${args.nodeCount}`);
+            if (!isDns1123Label(d.namespace)) throw new Error(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
+            checkPinnedVersion(d.crdsChartVersion, "crdsChartVersion");
+            checkPinnedVersion(d.controlPlaneChartVersion, "controlPlaneChartVersion");
+            if (d.crdsChartVersion !== d.controlPlaneChartVersion) {
+                throw new Error(
+                    `crdsChartVersion (${d.crdsChartVersion}) and controlPlaneChartVersion (${d.controlPlaneChartVersion}) differ; ` +
+                        `Linkerd releases both charts together, upgrade them together`,
+                );
+            }
+            crdsChart = chartSource(d.chartRepository, "linkerd-crds");
+            cpChart = chartSource(d.chartRepository, "linkerd-control-plane");
+        } catch (e) {
+            throw new pulumi.ResourceError((e as Error).message, this);
+        }
+        const k8sOpts = { parent: this, provider: args.provider };
+        this.highAvailability = linkerdHighAvailability(args.nodeCount);
+
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: d.namespace, ...linkerdNamespaceMetadata(d.namespace) } },
+            k8sOpts,
+        );
+        this.namespace = ns.metadata.name;
+
+        this.crds = new k8s.helm.v3.Release(
+            `${name}-crds`,
+            {
+                name: "linkerd-crds",
+                ...crdsChart,
+                version: d.crdsChartVersion,
+                namespace: this.namespace,
+                values: linkerdCrdsValues(d.installGatewayApi),
+                atomic: true,
+                timeout: d.timeoutSeconds,
+            },
+            { ...k8sOpts, dependsOn: [ns] },
+        );
+
+        const values = pulumi
+            .all([args.trustAnchorPem, args.issuerCertPem, args.issuerKeyPem])
+            .apply(([trustAnchorPem, issuerCertPem, issuerKeyPem]) =>
+                linkerdControlPlaneValues({ trustAnchorPem, issuerCertPem, issuerKeyPem, highAvailability: this.highAvailability }),
+            );
+        this.controlPlane = new k8s.helm.v3.Release(
+            `${name}-control-plane`,
+            {
+                name: "linkerd-control-plane",
+                ...cpChart,
+                version: d.controlPlaneChartVersion,
+                namespace: this.namespace,
+                // Secret as a whole: it carries the issuer's private key.
+                values: pulumi.secret(values),
+                atomic: true,
+                timeout: d.timeoutSeconds,
+            },
+            // The control plane's custom resources (Servers, policies) need the CRDs first.
+            { ...k8sOpts, dependsOn: [ns, this.crds] },
+        );
+
+        this.registerOutputs({ namespace: this.namespace, highAvailability: this.highAvailability });
+    }
+}
