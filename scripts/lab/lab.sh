@@ -29,6 +29,11 @@ BRIDGE="${PREFIX}-br"
 GATEWAY="${SUBNET}.1"
 # Directories that node scripts write; each host gets its own copy.
 PRIVATE_DIRS=(/etc/sysctl.d /etc/security/limits.d /etc/systemd/system.conf.d /var/lib/nordstack /usr/local/sbin)
+# Directories each host gets empty, as on a fresh VPS (k3s installs here).
+EMPTY_DIRS=(/usr/local/bin /etc/rancher /var/lib/rancher)
+# Mount points this tool had to create on the machine, shared by all labs
+# (several may run at once): removed when the last lab goes down.
+REGISTRY=/run/nordstack-labs
 
 info() { echo "[lab] $*" >&2; }
 fatal() {
@@ -74,7 +79,7 @@ EOF
 host_init_script() {
     local name=$1 hdir="${LAB_DIR}/hosts/$1" d
     printf 'set -e\nhostname %q\n' "$name"
-    for d in "${PRIVATE_DIRS[@]}"; do
+    for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         printf 'mount --bind %q %q\n' "${hdir}/root${d}" "$d"
     done
     printf 'exec /usr/sbin/sshd -D -f %q -E %q\n' "${hdir}/sshd_config" "${hdir}/sshd.log"
@@ -88,14 +93,14 @@ create_host() {
     veth="${PREFIX}-v${i}"
     hdir="${LAB_DIR}/hosts/${name}"
     mkdir -p "$hdir"
-    for d in "${PRIVATE_DIRS[@]}"; do
+    for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         if [ ! -d "$d" ]; then
             mkdir -p "$d"
-            echo "$d" >>"${LAB_DIR}/created-mountpoints"
+            echo "$d" >>"${REGISTRY}/created-mountpoints"
         fi
         mkdir -p "${hdir}/root${d}"
-        cp -a "${d}/." "${hdir}/root${d}/"
     done
+    for d in "${PRIVATE_DIRS[@]}"; do cp -a "${d}/." "${hdir}/root${d}/"; done
     ssh-keygen -q -t ed25519 -N "" -C "$name" -f "${hdir}/ssh_host_ed25519_key"
     write_sshd_config "$name" "$addr"
     host_init_script "$name" >"${hdir}/init.sh"
@@ -143,7 +148,8 @@ cmd_up() {
     verify_tools
     [ ! -e "${LAB_DIR}/hosts.txt" ] || fatal "a lab is already up in ${LAB_DIR}; run 'lab.sh down' first"
     trap 'echo "[lab] set-up failed; cleaning up" >&2; cmd_down' ERR
-    mkdir -p "$LAB_DIR" /run/sshd
+    mkdir -p "$LAB_DIR" /run/sshd "$REGISTRY"
+    touch "${REGISTRY}/lab-${PREFIX}"
     chmod 700 "$LAB_DIR"
     ssh-keygen -q -t ed25519 -N "" -C nordstack-lab -f "${LAB_DIR}/id_ed25519"
     cp "${LAB_DIR}/id_ed25519.pub" "${LAB_DIR}/authorized_keys"
@@ -183,8 +189,10 @@ cmd_down() {
             ip netns del "$ns" 2>/dev/null || true
         done
     ip link del "$BRIDGE" 2>/dev/null || true
-    if [ -f "${LAB_DIR}/created-mountpoints" ]; then
-        while read -r d; do rmdir "$d" 2>/dev/null || true; done <"${LAB_DIR}/created-mountpoints"
+    rm -f "${REGISTRY}/lab-${PREFIX}"
+    if [ -f "${REGISTRY}/created-mountpoints" ] && ! compgen -G "${REGISTRY}/lab-*" >/dev/null; then
+        sort -ru "${REGISTRY}/created-mountpoints" | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+        rm -f "${REGISTRY}/created-mountpoints"
     fi
     rm -rf "$LAB_DIR"
     info "lab removed"

@@ -130,8 +130,9 @@ main() {
     verify_inputs
     mkdir -p "$STATE_DIR" "$CONFIG_DIR"
     chmod 0755 "$STATE_DIR"
-    printf '%s\n' "$TOKEN" | install_secret_file "$TOKEN_FILE" 0600
-    printf '%s\n' "$NORDSTACK_K3S_CONFIG" | install_secret_file "$CONFIG_FILE" 0600
+    # Here-strings, not pipes: a pipe would run install_secret_file in a subshell and lose CHANGED.
+    install_secret_file "$TOKEN_FILE" 0600 <<<"$TOKEN"
+    install_secret_file "$CONFIG_FILE" 0600 <<<"$NORDSTACK_K3S_CONFIG"
     before=$(installed_version)
     if [ "$before" = "$NORDSTACK_K3S_VERSION" ] && [ "$CHANGED" -eq 0 ]; then
         info "k3s ${before} already installed with this configuration; No change detected"
