@@ -1,0 +1,111 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { ServiceConfig } from "../config";
+import { Postgres } from "../data/postgres";
+import { Redis } from "../data/redis";
+import { Nginx, NginxArgs } from "../gateway/nginx";
+import { LINKERD_INJECT } from "./labels";
+import { DatastoreBinding, Service } from "./service";
+
+export interface WorkloadsArgs {
+    /** Kubernetes provider of the cluster (from the k3s layer). */
+    provider: k8s.Provider;
+    /** The validated services (`PlatformConfig.services`). */
+    services: ServiceConfig[];
+    /** Namespace created for the services, their datastores and the gateway. Default `nordstack`. */
+    namespace?: string;
+    /** Gateway settings; routes, namespace and provider come from here. `serverNames` is required. */
+    gateway: Omit<NginxArgs, "provider" | "namespace" | "routes" | "rolloutTriggers" | "clusterDomain">;
+    /** Pinned PostgreSQL image. Default `POSTGRES_IMAGE`. */
+    postgresImage?: string;
+    /** Pinned Redis image. Default `REDIS_IMAGE`. */
+    redisImage?: string;
+    /** Size of each datastore volume. Default `1Gi`. */
+    datastoreStorageSize?: string;
+    /** Storage class of datastore volumes. Default `local-path`. */
+    storageClassName?: string;
+    /** Cluster DNS domain. Default `cluster.local`. */
+    clusterDomain?: string;
+}
+
+/**
+ * Names that must be unique in the namespace: services, datastore instances
+ * (each a Kubernetes Service of the same name) and the gateway. Pure.
+ */
+export function workloadNameProblems(services: ServiceConfig[], gatewayName = "gateway"): string[] {
+    const owners = new Map<string, string>([[gatewayName, "the gateway"]]);
+    const problems: string[] = [];
+    const claim = (name: string, what: string) => {
+        const prev = owners.get(name);
+        if (prev !== undefined) problems.push(`${what} and ${prev} are both named ${JSON.stringify(name)}; rename one`);
+        else owners.set(name, what);
+    };
+    for (const s of services) claim(s.name, `service ${s.name}`);
+    for (const s of services) for (const d of s.datastores) claim(d.instance, `${d.engine} ${d.instance} of ${s.name}`);
+    return problems;
+}
+
+/**
+ * Layer 6: every service with its own datastores, and the gateway in front of
+ * them, in one namespace with Linkerd injection.
+ */
+export class Workloads extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly services: Record<string, Service> = {};
+    public readonly datastores: Record<string, Postgres | Redis> = {};
+    public readonly gateway: Nginx;
+    /** Per service: DNS name and port inside the cluster. */
+    public readonly endpoints: pulumi.Output<Record<string, { host: string; port: number }>>;
+
+    constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nordstack:services:Workloads", name, {}, opts);
+        const problems = workloadNameProblems(args.services, args.gateway.appName);
+        if (problems.length > 0) throw new pulumi.ResourceError(`workloads: ${problems.join("; ")}`, this);
+        const child = { parent: this, provider: args.provider };
+
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: args.namespace ?? "nordstack", annotations: { ...LINKERD_INJECT } } },
+            child,
+        );
+        this.namespace = ns.metadata.name;
+        const common = { provider: args.provider, namespace: this.namespace, clusterDomain: args.clusterDomain };
+
+        for (const s of args.services) {
+            const bindings: DatastoreBinding[] = s.datastores.map((d) => {
+                const dsArgs = {
+                    ...common,
+                    instance: d.instance,
+                    owner: s.name,
+                    storageSize: args.datastoreStorageSize,
+                    storageClassName: args.storageClassName,
+                };
+                const store =
+                    d.engine === "postgres"
+                        ? new Postgres(`${name}-${d.instance}`, { ...dsArgs, image: args.postgresImage }, { parent: this })
+                        : new Redis(`${name}-${d.instance}`, { ...dsArgs, image: args.redisImage }, { parent: this });
+                this.datastores[d.instance] = store;
+                return { engine: d.engine, instance: d.instance, secretName: store.secretName };
+            });
+            this.services[s.name] = new Service(`${name}-${s.name}`, { ...common, service: s, datastores: bindings }, { parent: this });
+        }
+
+        const services = Object.values(this.services);
+        this.gateway = new Nginx(
+            `${name}-gateway`,
+            {
+                ...args.gateway,
+                ...common,
+                routes: args.services,
+                // nginx resolves the services' names only when it starts. Their ClusterIPs in the pods'
+                // restart hash make the Deployment wait for the Services, and roll when one is replaced.
+                rolloutTriggers: services.map((s) => s.clusterIP),
+            },
+            { parent: this },
+        );
+        this.endpoints = pulumi
+            .all(services.map((s) => pulumi.all([s.serviceName, s.host]).apply(([n, host]) => [n, { host, port: s.port }] as const)))
+            .apply((entries) => Object.fromEntries(entries));
+        this.registerOutputs({ namespace: this.namespace, endpoints: this.endpoints });
+    }
+}

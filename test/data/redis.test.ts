@@ -1,0 +1,160 @@
+// The rendered redis.conf (ConfigMap part) and auth.conf (Secret part),
+// started for real with Debian's redis-server on 127.0.0.1.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { redisQuote, renderRedisAuthConf, renderRedisConf } from "../../components/data/redis-conf";
+import { freePort, sleep } from "../gateway/harness";
+
+type Reply = string | null | Reply[];
+
+/** Sends RESP commands on one connection and returns one reply per command (+OK -> "OK", -ERR -> "-ERR ..."). */
+function redis(port: number, commands: string[][]): Promise<Reply[]> {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(port, "127.0.0.1");
+        let buf = Buffer.alloc(0);
+        const replies: Reply[] = [];
+        sock.setTimeout(5000, () => sock.destroy(new Error("redis did not answer within 5 s")));
+        sock.on("error", reject);
+        sock.on("data", (d: Buffer) => {
+            buf = Buffer.concat([buf, d]);
+            for (;;) {
+                const parsed = parse(buf, 0);
+                if (!parsed) break;
+                replies.push(parsed.value);
+                buf = buf.subarray(parsed.end);
+            }
+            if (replies.length === commands.length) {
+                sock.end();
+                resolve(replies);
+            }
+        });
+        for (const c of commands) {
+            sock.write(`*${c.length}\r\n`);
+            for (const arg of c) sock.write(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+        }
+    });
+}
+
+function parse(b: Buffer, at: number): { value: Reply; end: number } | undefined {
+    const eol = b.indexOf("\r\n", at);
+    if (eol < 0) return undefined;
+    const line = b.toString("utf8", at + 1, eol);
+    switch (String.fromCharCode(b[at])) {
+        case "+":
+        case ":":
+            return { value: line, end: eol + 2 };
+        case "-":
+            return { value: `-${line}`, end: eol + 2 };
+        case "$": {
+            const n = Number(line);
+            if (n < 0) return { value: null, end: eol + 2 };
+            if (b.length < eol + 2 + n + 2) return undefined;
+            return { value: b.toString("utf8", eol + 2, eol + 2 + n), end: eol + 2 + n + 2 };
+        }
+        case "*": {
+            const items: Reply[] = [];
+            let end = eol + 2;
+            for (let i = 0; i < Number(line); i++) {
+                const item = parse(b, end);
+                if (!item) return undefined;
+                items.push(item.value);
+                end = item.end;
+            }
+            return { value: items, end };
+        }
+        default:
+            throw new Error(`unexpected RESP reply ${JSON.stringify(b.toString("utf8", at))}`);
+    }
+}
+
+let server: ChildProcess | undefined;
+let dir: string | undefined;
+
+after(async () => {
+    if (server && server.exitCode === null) {
+        const gone = new Promise((resolve) => server?.once("exit", resolve));
+        server.kill("SIGTERM");
+        await Promise.race([gone, sleep(5000)]);
+        if (server.exitCode === null) server.kill("SIGKILL");
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("redis.conf renderers", () => {
+    it("keep the password out of redis.conf and quote it safely in the Secret part", () => {
+        const conf = renderRedisConf();
+        assert.doesNotMatch(conf, /^\s*requirepass/m, "the ConfigMap part never holds the password");
+        assert.match(conf, /^include "\/etc\/redis\/auth\/auth.conf"$/m);
+        assert.equal(conf.trim().split("\n").pop(), 'include "/etc/redis/auth/auth.conf"', "included last: nothing can override it");
+        assert.match(conf, /^maxmemory-policy noeviction$/m);
+        assert.match(conf, /^appendonly yes$/m);
+        assert.equal(redisQuote('a"b\\c d\n'), '"a\\"b\\\\c d\\x0a"');
+        assert.equal(renderRedisAuthConf("0123456789abcdefXYZ"), 'requirepass "0123456789abcdefXYZ"\n');
+        assert.throws(() => renderRedisAuthConf("short"), /at least 16 characters/);
+        assert.throws(() => renderRedisConf({ port: 70000 }), /port must be 1-65535/);
+    });
+});
+
+describe("redis-server started on the rendered configuration", () => {
+    it("accepts the generated password, refuses no password and a wrong one", async (t) => {
+        dir = mkdtempSync(path.join(os.tmpdir(), "nordstack-redis-"));
+        const port = await freePort();
+        // Characters that need the quoting (space, quote, backslash) besides a random part like RandomPassword's.
+        const password = `${randomBytes(18).toString("base64url")} "q\\ z`;
+        const authFile = path.join(dir, "auth.conf");
+        writeFileSync(authFile, renderRedisAuthConf(password), { mode: 0o600 });
+        const confFile = path.join(dir, "redis.conf");
+        // Production values; only the address, port and file locations belong to this machine.
+        writeFileSync(confFile, renderRedisConf({ bind: "127.0.0.1", port, dir, authFile }));
+        server = spawn("redis-server", [confFile], { stdio: ["ignore", "pipe", "pipe"] });
+        let log = "";
+        server.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+        server.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+            assert.equal(server.exitCode, null, `redis-server exited: ${log}`);
+            const up = await redis(port, [["PING"]]).catch(() => undefined);
+            if (up) break;
+            assert.ok(Date.now() < deadline, `redis-server did not listen within 10 s: ${log}`);
+            await sleep(50);
+        }
+
+        const [noAuth] = await redis(port, [["PING"]]);
+        assert.equal(noAuth, "-NOAUTH Authentication required.");
+        const [wrong, stillLocked] = await redis(port, [
+            ["AUTH", `${password}x`],
+            ["GET", "k"],
+        ]);
+        assert.match(String(wrong), /^-WRONGPASS/);
+        assert.equal(stillLocked, "-NOAUTH Authentication required.");
+
+        const replies = await redis(port, [
+            ["AUTH", password],
+            ["PING"],
+            ["SET", "stock:42", "7"],
+            ["GET", "stock:42"],
+            ["CONFIG", "GET", "requirepass"],
+            ["CONFIG", "GET", "maxmemory-policy"],
+            ["CONFIG", "GET", "appendonly"],
+            ["CONFIG", "GET", "maxmemory"],
+        ]);
+        t.diagnostic(`with the password: ${JSON.stringify(replies.slice(0, 4))}`);
+        assert.deepEqual(replies, [
+            "OK",
+            "PONG",
+            "OK",
+            "7",
+            ["requirepass", password],
+            ["maxmemory-policy", "noeviction"],
+            ["appendonly", "yes"],
+            ["maxmemory", String(192 * 1024 * 1024)],
+        ]);
+        assert.ok(existsSync(path.join(dir, "appendonlydir")), "the append-only file lives in the data directory");
+    });
+});

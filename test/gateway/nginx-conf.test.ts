@@ -1,0 +1,217 @@
+// The nginx.conf renderer: what it writes, what it refuses, and `nginx -t` on
+// the production text itself (cluster DNS names resolved through a private
+// /etc/hosts in a mount namespace, since there is no cluster DNS here).
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import {
+    GatewayRoute,
+    NginxConfInput,
+    nginxConfProblems,
+    renderNginxConf,
+    serviceHost,
+    upstreamName,
+} from "../../components/gateway/nginx-conf";
+import { loopbackPaths, makePrefix, nginxTest, removePrefix } from "./harness";
+
+const ROUTES: GatewayRoute[] = [
+    { name: "inventory", port: 8080, gatewayPath: "/api/inventory" },
+    { name: "pricing-v2", port: 80, gatewayPath: "/api/pricing" },
+];
+const BASE: NginxConfInput = { routes: ROUTES, namespace: "shop", serverNames: ["api.cool-client.no"] };
+const dirs: string[] = [];
+after(() => dirs.forEach(removePrefix));
+
+function block(conf: string, header: string): string {
+    const start = conf.indexOf(`${header} {`);
+    assert.ok(start >= 0, `no block ${header}`);
+    return conf.slice(start, conf.indexOf("\n    }", start));
+}
+
+describe("renderNginxConf", () => {
+    it("gives every service one upstream on its cluster DNS name, twice, with keepalive 64 by default", () => {
+        const conf = renderNginxConf(BASE);
+        assert.equal(serviceHost("inventory", "shop"), "inventory.shop.svc.cluster.local");
+        assert.equal(upstreamName("pricing-v2"), "backend_pricing_v2");
+        assert.deepEqual(
+            block(conf, "upstream backend_inventory")
+                .split("\n")
+                .slice(1)
+                .map((l) => l.trim()),
+            [
+                "server inventory.shop.svc.cluster.local:8080 max_fails=0;",
+                "server inventory.shop.svc.cluster.local:8080 max_fails=0;",
+                "keepalive 64;",
+                "keepalive_requests 10000;",
+                "keepalive_timeout 4s;",
+            ],
+        );
+        assert.match(block(conf, "upstream backend_pricing_v2"), /server pricing-v2\.shop\.svc\.cluster\.local:80 max_fails=0;/);
+        assert.doesNotMatch(conf, /server \d+\.\d+\.\d+\.\d+/, "never an IP address");
+        assert.equal(conf.match(/^ {4}upstream /gm)?.length, 2);
+    });
+
+    it("sets the article's proxy directives, bounded retries and timeouts, server_name and the tuned nofile", () => {
+        const conf = renderNginxConf({ ...BASE, nofile: 524288, keepalive: 256, nextUpstreamTries: 3, readTimeoutSeconds: 30 });
+        for (const line of [
+            "server_name api.cool-client.no;",
+            "proxy_http_version 1.1;",
+            'proxy_set_header Connection "";',
+            "proxy_set_header X-Real-IP $remote_addr;",
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+            "proxy_next_upstream error timeout http_500;",
+            "proxy_next_upstream_tries 3;",
+            "proxy_next_upstream_timeout 10s;",
+            "proxy_connect_timeout 1s;",
+            "proxy_read_timeout 30s;",
+        ]) {
+            assert.ok(conf.includes(`        ${line}\n`), `missing: ${line}`);
+        }
+        assert.match(conf, /^worker_rlimit_nofile 524288;$/m);
+        assert.match(conf, /^ {8}keepalive 256;$/m);
+        assert.match(conf, /location = \/api\/inventory \{\n\s+proxy_pass http:\/\/backend_inventory;/);
+        assert.match(conf, /location \/api\/inventory\/ \{\n\s+proxy_pass http:\/\/backend_inventory;/);
+        assert.match(conf, /location = \/healthz \{/);
+        assert.doesNotMatch(conf, /proxy_cache |limit_req |ssl_certificate /, "cache, rate limit and TLS are off unless asked for");
+    });
+
+    it("keepalive 0 removes exactly the upstream keepalive lines and nothing else", () => {
+        const withKa = renderNginxConf(BASE).split("\n");
+        const without = renderNginxConf({ ...BASE, keepalive: 0 }).split("\n");
+        const removed = withKa.filter((l) => !without.includes(l)).map((l) => l.trim());
+        assert.deepEqual(
+            without.filter((l) => !withKa.includes(l)),
+            [],
+            "nothing added",
+        );
+        // Per upstream (two services) the three keepalive directives; per server the two proxy lines and their comment.
+        assert.deepEqual(removed.sort(), [
+            "# Upstream keepalive needs all three: `keepalive` in the upstream, HTTP/1.1 and no `Connection: close`.",
+            "keepalive 64;",
+            "keepalive 64;",
+            "keepalive_requests 10000;",
+            "keepalive_requests 10000;",
+            "keepalive_timeout 4s;",
+            "keepalive_timeout 4s;",
+            "proxy_http_version 1.1;",
+            'proxy_set_header Connection "";',
+        ]);
+    });
+
+    it("renders micro-cache with proxy_cache_lock, per-client limit_req, and TLS when asked", () => {
+        const conf = renderNginxConf({
+            ...BASE,
+            microCacheSeconds: 2,
+            rateLimitPerSecond: 50,
+            tlsCertificatePath: "/etc/nginx/tls/tls.crt",
+            tlsKeyPath: "/etc/nginx/tls/tls.key",
+        });
+        assert.match(conf, /proxy_cache_path \/var\/cache\/nginx\/microcache .*keys_zone=microcache:10m/);
+        assert.match(conf, /proxy_cache_lock on;/);
+        assert.match(conf, /proxy_cache_valid 200 2s;/);
+        assert.match(conf, /proxy_no_cache \$http_authorization \$http_cookie;/);
+        assert.match(conf, /limit_req_zone \$binary_remote_addr zone=perclient:10m rate=50r\/s;/);
+        assert.equal(conf.match(/limit_req zone=perclient burst=100 nodelay;/g)?.length, 4, "on every route location, not on /healthz");
+        assert.match(conf, /listen 443 ssl http2;\n\s+ssl_certificate \/etc\/nginx\/tls\/tls.crt;/);
+        assert.match(conf, /return 308 https:\/\/\$host\$request_uri;/);
+        assert.match(conf, /listen 443 ssl http2 default_server;\n\s+ssl_reject_handshake on;/);
+    });
+
+    it("refuses bad input with every problem named", () => {
+        assert.deepEqual(nginxConfProblems(BASE), []);
+        const problems = nginxConfProblems({
+            ...BASE,
+            serverNames: ["api example"],
+            nofile: 4096,
+            workerConnections: 4096,
+            tlsCertificatePath: "/tls.crt",
+            keepalive: -1,
+            routes: [...ROUTES, { name: "health", port: 80, gatewayPath: "/healthz" }],
+            upstreamServers: { nope: ["127.0.0.1:1"] },
+        });
+        assert.deepEqual(problems, [
+            'serverNames: "api example" is not a host name',
+            'routes.health.gatewayPath "/healthz" collides with the gateway\'s own /healthz',
+            "keepalive must be an integer from 0 to 100000, got -1",
+            "workerConnections 4096 needs 8192 open files (client + upstream side) but nofile is 4096; lower workerConnections or raise nofile",
+            "tlsCertificatePath and tlsKeyPath must be set together (or neither, for plain HTTP)",
+            "upstreamServers.nope names no route",
+        ]);
+        assert.throws(() => renderNginxConf({ ...BASE, serverNames: [] }), /gateway nginx.conf: serverNames is empty/);
+    });
+});
+
+describe("nginx -t (nginx 1.22 from Debian)", () => {
+    const hostsFor = (ns: string) => ROUTES.map((r) => `127.0.0.1 ${serviceHost(r.name, ns)}`).join("\n");
+
+    /** Runs `nginx -t` in a private mount namespace whose /etc/hosts and resolv.conf are ours. */
+    function testWithHosts(dir: string, conf: string, hosts: string): { ok: boolean; output: string } {
+        const hostsFile = path.join(dir, "hosts");
+        const resolvFile = path.join(dir, "resolv.conf");
+        writeFileSync(hostsFile, `127.0.0.1 localhost\n${hosts}\n`);
+        // A name missing from hosts is refused at once instead of waiting on a real DNS server.
+        writeFileSync(resolvFile, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+        const script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"';
+        const wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", hostsFile, resolvFile];
+        return nginxTest(dir, conf, wrap);
+    }
+
+    it("passes on the production text: DNS-named upstreams, keepalive, retries (only paths moved to a temp prefix)", () => {
+        const dir = makePrefix("conf-prod");
+        dirs.push(dir);
+        const conf = renderNginxConf({ ...BASE, ...loopbackPaths(dir, 18080), listenHttp: "127.0.0.1:18080" });
+        assert.match(conf, /server inventory\.shop\.svc\.cluster\.local:8080 max_fails=0;/);
+        const r = testWithHosts(dir, conf, hostsFor("shop"));
+        assert.ok(r.ok, r.output);
+        assert.match(r.output, /test is successful/);
+    });
+
+    it("fails when a service name does not resolve: nginx resolves upstreams once at start (the gateway waits for its Services)", () => {
+        const dir = makePrefix("conf-unresolved");
+        dirs.push(dir);
+        const conf = renderNginxConf({ ...BASE, ...loopbackPaths(dir, 18080) });
+        const r = testWithHosts(dir, conf, `127.0.0.1 ${serviceHost("inventory", "shop")}`);
+        assert.equal(r.ok, false);
+        assert.match(r.output, /host not found in upstream "pricing-v2\.shop\.svc\.cluster\.local:80"/);
+    });
+
+    it("passes with every option on: micro-cache, rate limit, TLS with a real certificate", () => {
+        const dir = makePrefix("conf-all");
+        dirs.push(dir);
+        const cert = path.join(dir, "tls.crt");
+        const key = path.join(dir, "tls.key");
+        const gen = spawnSync(
+            "openssl",
+            [
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=api.cool-client.no",
+            ].concat(["-keyout", key, "-out", cert]),
+            { encoding: "utf8", timeout: 20_000 },
+        );
+        assert.equal(gen.status, 0, gen.stderr);
+        const conf = renderNginxConf({
+            ...BASE,
+            ...loopbackPaths(dir, 18080),
+            listenHttps: "127.0.0.1:18443",
+            microCacheSeconds: 1,
+            rateLimitPerSecond: 100,
+            tlsCertificatePath: cert,
+            tlsKeyPath: key,
+            upstreamServers: { inventory: ["127.0.0.1:1"], "pricing-v2": ["127.0.0.1:2", "127.0.0.1:3"] },
+        });
+        const r = nginxTest(dir, conf);
+        assert.ok(r.ok, r.output);
+        assert.match(r.output, /test is successful/);
+    });
+});

@@ -1,0 +1,47 @@
+// A stand-in service for the gateway tests, run as its own process (fork with
+// IPC) so a test can kill it with SIGKILL like a crashed pod. It listens on
+// 127.0.0.1, counts TCP connections with the `connection` event, echoes the
+// headers it received, and answers the parent's IPC questions.
+//   UPSTREAM_ID    name echoed in every answer
+//   UPSTREAM_MODE  ok (200) or fail (500); changeable at run time over IPC
+//   paths under /slow/ answer after 300 ms (long enough for 100 requests to pile up)
+import * as http from "node:http";
+
+export interface UpstreamStats {
+    id: string;
+    connections: number;
+    requests: number;
+    byPath: Record<string, number>;
+}
+
+export type UpstreamCommand = { cmd: "stats" } | { cmd: "mode"; mode: "ok" | "fail" };
+
+const id = process.env.UPSTREAM_ID ?? "upstream";
+let mode = process.env.UPSTREAM_MODE === "fail" ? "fail" : "ok";
+const stats: UpstreamStats = { id, connections: 0, requests: 0, byPath: {} };
+
+const server = http.createServer((req, res) => {
+    stats.requests++;
+    const url = req.url ?? "/";
+    stats.byPath[url] = (stats.byPath[url] ?? 0) + 1;
+    const answer = () => {
+        res.statusCode = mode === "fail" ? 500 : 200;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ upstream: id, url, headers: req.headers }));
+    };
+    if (url.includes("/slow/")) setTimeout(answer, 300);
+    else answer();
+});
+server.on("connection", () => stats.connections++);
+
+process.on("message", (m: UpstreamCommand) => {
+    if (m.cmd === "mode") mode = m.mode;
+    process.send?.({ stats: { ...stats, byPath: { ...stats.byPath } } });
+});
+// The parent going away (a crashed test run) must not leave this process behind.
+process.on("disconnect", () => process.exit(0));
+
+server.listen(0, "127.0.0.1", () => {
+    const addr = server.address();
+    process.send?.({ port: typeof addr === "object" && addr ? addr.port : 0 });
+});
