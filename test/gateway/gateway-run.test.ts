@@ -177,7 +177,7 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
     });
 
     it("(d) micro-cache: 100 concurrent identical requests reach the upstream once; Authorization bypasses it", async (t) => {
-        const g = await gateway("cache", { microCacheSeconds: 1 });
+        const g = await gateway("cache", { microCacheSeconds: 2 });
         const url = "/api/inventory/slow/popular";
         const herd = await counted([a, b], () => Promise.all(Array.from({ length: 100 }, () => request({ port: g.port, path: url }))));
         const cacheStatus = herd.result.map((r) => String(r.headers["x-cache-status"]));
