@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, parsePlatformConfig, Platform } from "./components";
+import { ConfigError, parsePlatformConfig, Platform, smokeRunId } from "./components";
 
 const cfg = new pulumi.Config("nordstack");
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
@@ -29,6 +29,12 @@ try {
         k3sApiHost: cfg.get("k3sApiHost"),
         k3sInstallScriptUrl: cfg.get("k3sInstallScriptUrl"),
         k3sAirgap: cfg.getObject("k3sAirgap"),
+        smokeMode: cfg.get("smokeMode"),
+        smokeMinGbps: cfg.get("smokeMinGbps"),
+        smokeMinLinkFraction: cfg.get("smokeMinLinkFraction"),
+        smokeMaxRetransmits: cfg.get("smokeMaxRetransmits"),
+        smokeDurationSeconds: cfg.get("smokeDurationSeconds"),
+        smokeParallel: cfg.get("smokeParallel"),
         services: cfg.getObject("services"),
     });
 } catch (e) {
@@ -57,6 +63,7 @@ for (const [part, file] of Object.entries(config.k3s.airgap ?? {})) {
 const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? readKeyFile(config.ssh.privateKeyPath ?? ""),
+    smokeRunId: smokeRunId(config, new Date()),
 });
 
 export const nodes = platform.nodes;
@@ -65,3 +72,5 @@ export const tunedSysctls = platform.tunedValues;
 export const kubeconfig = platform.cluster?.kubeconfig;
 export const k3sApiUrl = platform.cluster?.apiUrl;
 export const overlayMtu = platform.cluster?.overlayMtu;
+/** Per node pair: Gbit/s, retransmits, path MTU (`pulumi stack output networkSmoke`). */
+export const networkSmoke = platform.smokeResults;

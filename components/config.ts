@@ -95,6 +95,19 @@ export interface K3sConfig {
     airgap?: { binary: string; images: string; installScript: string };
 }
 
+export type SmokeMode = "always" | "onChange" | "never";
+
+export interface SmokeConfig {
+    /** always: every `up`; onChange: when nodes or thresholds change; never. */
+    mode: SmokeMode;
+    minGbps: number;
+    /** Fraction of the slower end's link speed required where the link reports one; 0 = off. */
+    minLinkFraction: number;
+    maxRetransmits: number;
+    durationSeconds: number;
+    parallel: number;
+}
+
 export interface PreflightConfig {
     /** `systemd-detect-virt` answers accepted besides `kvm` and `none`. */
     allowVirtualization: string[];
@@ -111,6 +124,7 @@ export interface PlatformConfig {
     tuning: TuningConfig;
     preflight: PreflightConfig;
     k3s: K3sConfig;
+    smoke: SmokeConfig;
     services: ServiceConfig[];
 }
 
@@ -138,6 +152,12 @@ export const DEFAULTS = {
     k3sVersion: "v1.31.4+k3s1",
     k3sFlannelBackend: "vxlan" as FlannelBackend,
     k3sInstallScriptUrl: "https://get.k3s.io",
+    smokeMode: "always" as SmokeMode,
+    smokeMinGbps: 1,
+    smokeMinLinkFraction: 0,
+    smokeMaxRetransmits: 2000,
+    smokeDurationSeconds: 10,
+    smokeParallel: 1,
 };
 
 const TOP_KEYS = [
@@ -158,6 +178,12 @@ const TOP_KEYS = [
     "k3sApiHost",
     "k3sInstallScriptUrl",
     "k3sAirgap",
+    "smokeMode",
+    "smokeMinGbps",
+    "smokeMinLinkFraction",
+    "smokeMaxRetransmits",
+    "smokeDurationSeconds",
+    "smokeParallel",
     "services",
 ] as const;
 
@@ -230,6 +256,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     });
 
     const services = parseServices(r.services, p);
+    const smoke = parseSmoke(r, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -245,7 +272,40 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         },
         preflight: { allowVirtualization, requiredModules: k3sEnabled ? [...K3S_MODULES] : [] },
         k3s,
+        smoke,
         services,
+    };
+}
+
+function parseSmoke(r: Obj, p: Problems): SmokeConfig {
+    const mode = readString(r, "smokeMode", "", p, { default: DEFAULTS.smokeMode });
+    if (mode !== "always" && mode !== "onChange" && mode !== "never") {
+        p.add("smokeMode", `must be always, onChange or never, got ${JSON.stringify(mode)}`);
+    }
+    const num = (key: string, min: number, max: number, dflt: number, fix: string): number => {
+        const v = r[key];
+        if (v === undefined || v === null || v === "") return dflt;
+        const n = typeof v === "string" ? Number(v) : v;
+        if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
+            p.add(key, `${JSON.stringify(v)} is not a number in ${min}–${max}; ${fix}`);
+            return dflt;
+        }
+        return n;
+    };
+    return {
+        mode: mode === "onChange" || mode === "never" ? mode : "always",
+        minGbps: num("smokeMinGbps", 0, 400, DEFAULTS.smokeMinGbps, "set the minimum Gbit/s each node pair must reach"),
+        minLinkFraction: num("smokeMinLinkFraction", 0, 1, DEFAULTS.smokeMinLinkFraction, "use a fraction like 0.8 (0 turns it off)"),
+        maxRetransmits: num("smokeMaxRetransmits", 0, 1e9, DEFAULTS.smokeMaxRetransmits, "set the most TCP retransmits a run may have"),
+        durationSeconds:
+            readInt(r, "smokeDurationSeconds", "", p, {
+                min: 1,
+                max: 300,
+                default: DEFAULTS.smokeDurationSeconds,
+                fix: "use 1–300 seconds per run",
+            }) ?? 10,
+        parallel:
+            readInt(r, "smokeParallel", "", p, { min: 1, max: 32, default: DEFAULTS.smokeParallel, fix: "use 1–32 parallel streams" }) ?? 1,
     };
 }
 

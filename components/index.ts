@@ -9,3 +9,6 @@ export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuni
 export { renderScriptCommand, shellQuote, loadNodeScript } from "./host/remote-script";
 export { Cluster, ClusterArgs, ClusterNodeArgs, ClusterNodeResources } from "./k3s/cluster";
 export { overlayMtu, renderK3sConfig, rewriteKubeconfig, apiUrl, BACKEND_OVERHEAD, K3sRole } from "./k3s/render";
+export { NetworkSmoke, NetworkSmokeArgs, SmokeNodeArgs } from "./smoke/network";
+export { judgePairs, parseIperf3, parsePing, parseSmokeOutput, PairResult, SmokeThresholds } from "./smoke/results";
+export { smokeRunId } from "./smoke/run-id";

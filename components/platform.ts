@@ -5,6 +5,8 @@ import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
 import { Cluster } from "./k3s/cluster";
+import { NetworkSmoke } from "./smoke/network";
+import type { PairResult } from "./smoke/results";
 import { ExistingHosts } from "./nodes/existing-hosts";
 import type { NodeSource } from "./nodes/source";
 
@@ -15,6 +17,8 @@ export interface PlatformArgs {
     sshPrivateKey?: pulumi.Input<string>;
     /** Where nodes come from; default: the configured existing hosts over SSH. */
     nodeSource?: NodeSource;
+    /** Re-runs the network smoke tests when it changes (see `smokeRunId`); none when undefined. */
+    smokeRunId?: pulumi.Input<string>;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -27,6 +31,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly preflightResults: pulumi.Output<Record<string, PreflightResult>>;
     /** Per node: the sysctl values in force after tuning. */
     public readonly tunedValues: pulumi.Output<Record<string, TuningResult["values"]>>;
+    /** Network smoke test results per node pair; undefined when smoke tests are off. */
+    public readonly smokeResults?: pulumi.Output<PairResult[]>;
     /** The k3s cluster; undefined when `k3sEnabled` is false. */
     public readonly cluster?: Cluster;
 
@@ -98,7 +104,30 @@ export class Platform extends pulumi.ComponentResource {
             .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
             .apply((entries) => Object.fromEntries(entries));
 
-        // 4 k3s, after every node is tuned
+        // 7a host-level smoke tests, right after tuning: a bad network stops before k3s
+        const tuned = Object.values(this.tuning).map((t) => t.command);
+        let smoke: NetworkSmoke | undefined;
+        if (args.smokeRunId !== undefined && this.nodeSource.nodes.length > 1) {
+            smoke = new NetworkSmoke(
+                `${name}-smoke`,
+                {
+                    nodes: this.nodeSource.nodes.map((node) => ({
+                        node,
+                        mtu: this.preflight[node.name].result.mtu,
+                        linkSpeedMbps: this.preflight[node.name].result.linkSpeedMbps,
+                    })),
+                    thresholds: cfg.smoke,
+                    durationSeconds: cfg.smoke.durationSeconds,
+                    parallel: cfg.smoke.parallel,
+                    runId: args.smokeRunId,
+                    dependsOn: tuned,
+                },
+                { parent: this },
+            );
+            this.smokeResults = smoke.results;
+        }
+
+        // 4 k3s, after every node is tuned (and the network passed, when tested)
         if (cfg.k3s.enabled) {
             this.cluster = new Cluster(
                 `${name}-k3s`,
@@ -113,7 +142,7 @@ export class Platform extends pulumi.ComponentResource {
                     apiHost: cfg.k3s.apiHost,
                     installScriptUrl: cfg.k3s.installScriptUrl,
                     airgap: cfg.k3s.airgap,
-                    dependsOn: Object.values(this.tuning).map((t) => t.command),
+                    dependsOn: [...tuned, ...(smoke?.finished ?? [])],
                 },
                 { parent: this },
             );
@@ -124,6 +153,7 @@ export class Platform extends pulumi.ComponentResource {
             preflightResults: this.preflightResults,
             tunedValues: this.tunedValues,
             kubeconfig: this.cluster?.kubeconfig,
+            smokeResults: this.smokeResults,
         });
     }
 }

@@ -30,7 +30,7 @@ GATEWAY="${SUBNET}.1"
 # Directories that node scripts write; each host gets its own copy.
 PRIVATE_DIRS=(/etc/sysctl.d /etc/security/limits.d /etc/systemd/system.conf.d /var/lib/nordstack /usr/local/sbin)
 # Directories each host gets empty, as on a fresh VPS (k3s installs here).
-EMPTY_DIRS=(/usr/local/bin /etc/rancher /var/lib/rancher)
+EMPTY_DIRS=(/usr/local/bin /etc/rancher /var/lib/rancher /run/nordstack)
 # Mount points this tool had to create on the machine, shared by all labs
 # (several may run at once): removed when the last lab goes down.
 REGISTRY=/run/nordstack-labs

@@ -84,6 +84,12 @@ describe("parsePlatformConfig accepts", () => {
             k3sFlannelBackend: DEFAULTS.k3sFlannelBackend,
             k3sApiHost: "",
             k3sInstallScriptUrl: DEFAULTS.k3sInstallScriptUrl,
+            smokeMode: DEFAULTS.smokeMode,
+            smokeMinGbps: DEFAULTS.smokeMinGbps,
+            smokeMinLinkFraction: DEFAULTS.smokeMinLinkFraction,
+            smokeMaxRetransmits: DEFAULTS.smokeMaxRetransmits,
+            smokeDurationSeconds: DEFAULTS.smokeDurationSeconds,
+            smokeParallel: DEFAULTS.smokeParallel,
             allowVirtualization: [],
         };
         for (const [key, spec] of Object.entries(project.config)) {
