@@ -35,6 +35,17 @@ try {
         smokeMaxRetransmits: cfg.get("smokeMaxRetransmits"),
         smokeDurationSeconds: cfg.get("smokeDurationSeconds"),
         smokeParallel: cfg.get("smokeParallel"),
+        linkerdIssuerRotation: cfg.get("linkerdIssuerRotation"),
+        linkerdCertWarnDays: cfg.get("linkerdCertWarnDays"),
+        linkerdChartRepository: cfg.get("linkerdChartRepository"),
+        linkerdChartVersion: cfg.get("linkerdChartVersion"),
+        consulChartRepository: cfg.get("consulChartRepository"),
+        consulChartVersion: cfg.get("consulChartVersion"),
+        gatewayServerNames: cfg.getObject("gatewayServerNames"),
+        gatewayReplicas: cfg.get("gatewayReplicas"),
+        gatewayKeepalive: cfg.get("gatewayKeepalive"),
+        gatewayMicroCacheSeconds: cfg.get("gatewayMicroCacheSeconds"),
+        gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
         services: cfg.getObject("services"),
     });
 } catch (e) {
@@ -64,6 +75,8 @@ const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? readKeyFile(config.ssh.privateKeyPath ?? ""),
     smokeRunId: smokeRunId(config, new Date()),
+    gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
+    gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
 });
 
 export const nodes = platform.nodes;
@@ -74,3 +87,7 @@ export const k3sApiUrl = platform.cluster?.apiUrl;
 export const overlayMtu = platform.cluster?.overlayMtu;
 /** Per node pair: Gbit/s, retransmits, path MTU (`pulumi stack output networkSmoke`). */
 export const networkSmoke = platform.smokeResults;
+export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
+export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
+export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
+export const serviceEndpoints = platform.workloads?.endpoints;

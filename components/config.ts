@@ -5,6 +5,7 @@ import {
     ConfigError,
     isAddress,
     isDns1123Label,
+    isHostname,
     isObject,
     join,
     Obj,
@@ -95,6 +96,28 @@ export interface K3sConfig {
     airgap?: { binary: string; images: string; installScript: string };
 }
 
+export interface MeshConfig {
+    /** Rotates the Linkerd identity issuer (any new value) without touching the trust anchor. */
+    issuerRotation?: string;
+    /** Warn in the preview when a Linkerd certificate expires within this many days. */
+    certWarnDays: number;
+    linkerdChartRepository?: string;
+    linkerdChartVersion?: string;
+    consulChartRepository?: string;
+    consulChartVersion?: string;
+}
+
+export interface GatewayConfig {
+    /** `server_name`s of the public API, e.g. api.example.no. */
+    serverNames: string[];
+    replicas: number;
+    keepalive: number;
+    /** 0 = off. */
+    microCacheSeconds: number;
+    /** Per client address; 0 = off. */
+    rateLimitPerSecond: number;
+}
+
 export type SmokeMode = "always" | "onChange" | "never";
 
 export interface SmokeConfig {
@@ -125,6 +148,8 @@ export interface PlatformConfig {
     preflight: PreflightConfig;
     k3s: K3sConfig;
     smoke: SmokeConfig;
+    mesh: MeshConfig;
+    gateway: GatewayConfig;
     services: ServiceConfig[];
 }
 
@@ -158,6 +183,9 @@ export const DEFAULTS = {
     smokeMaxRetransmits: 2000,
     smokeDurationSeconds: 10,
     smokeParallel: 1,
+    linkerdCertWarnDays: 60,
+    gatewayReplicas: 2,
+    gatewayKeepalive: 64,
 };
 
 const TOP_KEYS = [
@@ -184,6 +212,17 @@ const TOP_KEYS = [
     "smokeMaxRetransmits",
     "smokeDurationSeconds",
     "smokeParallel",
+    "linkerdIssuerRotation",
+    "linkerdCertWarnDays",
+    "linkerdChartRepository",
+    "linkerdChartVersion",
+    "consulChartRepository",
+    "consulChartVersion",
+    "gatewayServerNames",
+    "gatewayReplicas",
+    "gatewayKeepalive",
+    "gatewayMicroCacheSeconds",
+    "gatewayRateLimitPerSecond",
     "services",
 ] as const;
 
@@ -257,6 +296,8 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
 
     const services = parseServices(r.services, p);
     const smoke = parseSmoke(r, p);
+    const mesh = parseMesh(r, p);
+    const gateway = parseGateway(r, services.length > 0, nodes.length, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -273,7 +314,79 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         preflight: { allowVirtualization, requiredModules: k3sEnabled ? [...K3S_MODULES] : [] },
         k3s,
         smoke,
+        mesh,
+        gateway,
         services,
+    };
+}
+
+function parseMesh(r: Obj, p: Problems): MeshConfig {
+    const rotation = r.linkerdIssuerRotation;
+    if (rotation !== undefined && rotation !== null && typeof rotation !== "string" && typeof rotation !== "number") {
+        p.add("linkerdIssuerRotation", "must be a string or number (change it to rotate the issuer)");
+    }
+    const repo = (key: string) => {
+        const v = readString(r, key, "", p);
+        if (v !== undefined && !/^(https|oci):\/\/\S+$/.test(v))
+            p.add(key, "must be an https:// or oci:// chart repository (an internal mirror works)");
+        return v;
+    };
+    const version = (key: string) => {
+        const v = readString(r, key, "", p);
+        if (v !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v))
+            p.add(key, `${JSON.stringify(v)} is not a pinned chart version like 1.2.3`);
+        return v;
+    };
+    return {
+        issuerRotation: rotation === undefined || rotation === null || rotation === "" ? undefined : String(rotation as string | number),
+        certWarnDays:
+            readInt(r, "linkerdCertWarnDays", "", p, {
+                min: 1,
+                max: 3650,
+                default: DEFAULTS.linkerdCertWarnDays,
+                fix: "use days before expiry to start warning",
+            }) ?? DEFAULTS.linkerdCertWarnDays,
+        linkerdChartRepository: repo("linkerdChartRepository"),
+        linkerdChartVersion: version("linkerdChartVersion"),
+        consulChartRepository: repo("consulChartRepository"),
+        consulChartVersion: version("consulChartVersion"),
+    };
+}
+
+function parseGateway(r: Obj, hasServices: boolean, nodeCount: number, p: Problems): GatewayConfig {
+    const serverNames = readStringList(r, "gatewayServerNames", "", p, []);
+    if (hasServices && serverNames.length === 0) {
+        p.add("gatewayServerNames", "the gateway needs at least one server name when services are configured, e.g. [api.example.no]");
+    }
+    serverNames.forEach((n, i) => {
+        if (!isHostname(n.replace(/^\*\./, "x."))) p.add(join("gatewayServerNames", i), `${JSON.stringify(n)} is not a host name`);
+    });
+    const replicas =
+        readInt(r, "gatewayReplicas", "", p, {
+            min: 2,
+            max: 100,
+            default: DEFAULTS.gatewayReplicas,
+            fix: "the only entry point must survive the loss of a node: use 2 or more, on as many nodes",
+        }) ?? 2;
+    if (hasServices && nodeCount > 0 && replicas > nodeCount) {
+        p.add(
+            "gatewayReplicas",
+            `${replicas} gateway replicas need ${replicas} nodes (one per node on ports 80/443), there are ${nodeCount}`,
+        );
+    }
+    const int = (key: string, max: number, dflt: number, fix: string) =>
+        readInt(r, key, "", p, { min: 0, max, default: dflt, fix }) ?? dflt;
+    return {
+        serverNames,
+        replicas,
+        keepalive: int(
+            "gatewayKeepalive",
+            10000,
+            DEFAULTS.gatewayKeepalive,
+            "size the idle upstream pool from the expected concurrency (0 turns keepalive off)",
+        ),
+        microCacheSeconds: int("gatewayMicroCacheSeconds", 3600, 0, "use seconds to cache identical GETs (0 = off)"),
+        rateLimitPerSecond: int("gatewayRateLimitPerSecond", 1000000, 0, "use requests per second per client (0 = off)"),
     };
 }
 

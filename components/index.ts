@@ -12,3 +12,13 @@ export { overlayMtu, renderK3sConfig, rewriteKubeconfig, apiUrl, BACKEND_OVERHEA
 export { NetworkSmoke, NetworkSmokeArgs, SmokeNodeArgs } from "./smoke/network";
 export { judgePairs, parseIperf3, parsePing, parseSmokeOutput, PairResult, SmokeThresholds } from "./smoke/results";
 export { smokeRunId } from "./smoke/run-id";
+export * from "./mesh";
+export * from "./discovery";
+export { Workloads, WorkloadsArgs, workloadNameProblems } from "./services/workloads";
+export { Service } from "./services/service";
+export { Postgres, POSTGRES_IMAGE } from "./data/postgres";
+export { Redis, REDIS_IMAGE } from "./data/redis";
+export { Nginx, NginxArgs, NGINX_IMAGE } from "./gateway/nginx";
+export { renderNginxConf, nginxConfProblems } from "./gateway/nginx-conf";
+export { renderPostgresConf, renderPgHba } from "./data/postgres-conf";
+export { renderRedisConf, renderRedisAuthConf } from "./data/redis-conf";

@@ -6,6 +6,10 @@ import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
 import { Cluster } from "./k3s/cluster";
 import { NetworkSmoke } from "./smoke/network";
+import { LinkerdPki } from "./mesh/pki";
+import { Linkerd } from "./mesh/linkerd";
+import { Consul } from "./discovery/consul";
+import { Workloads } from "./services/workloads";
 import type { PairResult } from "./smoke/results";
 import { ExistingHosts } from "./nodes/existing-hosts";
 import type { NodeSource } from "./nodes/source";
@@ -19,6 +23,10 @@ export interface PlatformArgs {
     nodeSource?: NodeSource;
     /** Re-runs the network smoke tests when it changes (see `smokeRunId`); none when undefined. */
     smokeRunId?: pulumi.Input<string>;
+    /** Private key (PEM) for the gateway's TLS certificate; kept secret. */
+    gatewayTlsPrivateKey?: pulumi.Input<string>;
+    /** The gateway's TLS certificate (PEM); TLS is on when both are set. */
+    gatewayTlsCertificate?: string;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -35,6 +43,11 @@ export class Platform extends pulumi.ComponentResource {
     public readonly smokeResults?: pulumi.Output<PairResult[]>;
     /** The k3s cluster; undefined when `k3sEnabled` is false. */
     public readonly cluster?: Cluster;
+    /** Linkerd's trust anchor and identity issuer (made with @pulumi/tls; needs no cluster). */
+    public readonly pki: LinkerdPki;
+    public readonly linkerd?: Linkerd;
+    public readonly consul?: Consul;
+    public readonly workloads?: Workloads;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:index:Platform", name, {}, opts);
@@ -148,7 +161,69 @@ export class Platform extends pulumi.ComponentResource {
             );
         }
 
+        // 5 mesh PKI: certificates only, so it exists even without a cluster
+        this.pki = new LinkerdPki(
+            `${name}-linkerd-pki`,
+            { issuerRotation: cfg.mesh.issuerRotation, warnDays: cfg.mesh.certWarnDays },
+            { parent: this },
+        );
+
+        if (this.cluster) {
+            const provider = this.cluster.provider;
+            const nodeCount = this.nodeSource.nodes.length;
+            // 5 mesh and discovery
+            this.linkerd = new Linkerd(
+                `${name}-linkerd`,
+                {
+                    provider,
+                    nodeCount,
+                    trustAnchorPem: this.pki.trustAnchorPem,
+                    issuerCertPem: this.pki.issuerCertPem,
+                    issuerKeyPem: this.pki.issuerKeyPem,
+                    chartRepository: cfg.mesh.linkerdChartRepository,
+                    crdsChartVersion: cfg.mesh.linkerdChartVersion,
+                    controlPlaneChartVersion: cfg.mesh.linkerdChartVersion,
+                },
+                { parent: this },
+            );
+            this.consul = new Consul(
+                `${name}-consul`,
+                {
+                    provider,
+                    nodeCount,
+                    chartRepository: cfg.mesh.consulChartRepository,
+                    chartVersion: cfg.mesh.consulChartVersion,
+                    datacenter: cfg.region,
+                },
+                { parent: this },
+            );
+            // 6 workloads: services, their own datastores, the gateway (meshed, so after Linkerd)
+            if (cfg.services.length > 0) {
+                this.workloads = new Workloads(
+                    `${name}-workloads`,
+                    {
+                        provider,
+                        services: cfg.services,
+                        gateway: {
+                            serverNames: cfg.gateway.serverNames,
+                            replicas: cfg.gateway.replicas,
+                            keepalive: cfg.gateway.keepalive,
+                            microCacheSeconds: cfg.gateway.microCacheSeconds,
+                            rateLimitPerSecond: cfg.gateway.rateLimitPerSecond,
+                            nofile: cfg.tuning.nofile,
+                            ...(args.gatewayTlsCertificate && args.gatewayTlsPrivateKey
+                                ? { tlsCertificate: args.gatewayTlsCertificate, tlsPrivateKey: args.gatewayTlsPrivateKey }
+                                : {}),
+                        },
+                    },
+                    { parent: this, dependsOn: [this.linkerd, this.consul] },
+                );
+            }
+        }
+
         this.registerOutputs({
+            linkerdIssuerExpiresAt: this.pki.issuerExpiresAt,
+            linkerdTrustAnchorExpiresAt: this.pki.trustAnchorExpiresAt,
             nodes: this.nodes,
             preflightResults: this.preflightResults,
             tunedValues: this.tunedValues,

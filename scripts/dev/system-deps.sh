@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
-# iproute2/util-linux for namespaces, iperf3/ping for network checks, and
-# the shell linter.
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
+# PostgreSQL and Redis running the rendered configs, wrk for the gateway
+# benchmark, and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -21,6 +22,12 @@ DEPS=(
     "sysctl:procps"
     "shellcheck:shellcheck"
     "openssl:openssl"
+    "nginx:nginx"
+    "redis-server:redis-server"
+    "redis-cli:redis-tools"
+    "pg_ctlcluster:postgresql"
+    "curl:curl"
+    "wrk:wrk"
 )
 
 missing_packages() {

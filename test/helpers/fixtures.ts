@@ -4,6 +4,7 @@ import { parsePlatformConfig, PlatformConfig } from "../../components/config";
 export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     return {
         sshPrivateKeySecret: true,
+        gatewayServerNames: ["api.nordstack.example"],
         nodes: [
             { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5" },
             { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6" },

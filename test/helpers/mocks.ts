@@ -1,6 +1,7 @@
 // Pulumi mocks that record every resource the program registers: type, name,
 // parent, explicit dependencies and the raw (possibly secret) inputs.
 import * as pulumi from "@pulumi/pulumi";
+import { outputsFor } from "../mesh/fake-outputs";
 
 export interface Recorded {
     type: string;
@@ -62,6 +63,8 @@ export function installMocks(stdoutFor: StdoutFor, preview = false): void {
                 id: `${args.name}-id`,
                 state: {
                     ...(args.inputs as Record<string, unknown>),
+                    // Computed outputs of tls, random, Helm and Services, as the providers would return them.
+                    ...outputsFor(args),
                     ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}),
                     ...(args.type === "random:index/randomPassword:RandomPassword"
                         ? { result: `Tok3n${args.name.replace(/[^A-Za-z0-9]/g, "")}` }

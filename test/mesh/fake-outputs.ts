@@ -17,7 +17,7 @@ export const fake = {
     clusterIp: "10.43.200.53",
 };
 
-function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+export function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
     const end = validityEnd[args.name] ?? "2099-01-01T00:00:00Z";
     switch (args.type) {
         case "tls:index/privateKey:PrivateKey":

@@ -90,6 +90,18 @@ describe("parsePlatformConfig accepts", () => {
             smokeMaxRetransmits: DEFAULTS.smokeMaxRetransmits,
             smokeDurationSeconds: DEFAULTS.smokeDurationSeconds,
             smokeParallel: DEFAULTS.smokeParallel,
+            linkerdIssuerRotation: "",
+            linkerdCertWarnDays: DEFAULTS.linkerdCertWarnDays,
+            linkerdChartRepository: "",
+            linkerdChartVersion: "",
+            consulChartRepository: "",
+            consulChartVersion: "",
+            gatewayServerNames: [],
+            gatewayReplicas: DEFAULTS.gatewayReplicas,
+            gatewayKeepalive: DEFAULTS.gatewayKeepalive,
+            gatewayMicroCacheSeconds: 0,
+            gatewayRateLimitPerSecond: 0,
+            gatewayTlsCertificate: "",
             allowVirtualization: [],
         };
         for (const [key, spec] of Object.entries(project.config)) {
@@ -224,6 +236,17 @@ describe("parsePlatformConfig rejects, naming the key and the fix", () => {
         expectProblem(rawConfig({ k3sFlannelBackend: "host-gw" }), "k3sFlannelBackend", /must be vxlan or wireguard-native/);
         expectProblem(rawConfig({ k3sAirgap: { binary: "/srv/k3s" } }), "k3sAirgap.images", /is required; set the local path/);
         expectProblem(rawConfig({ k3sInstallScriptUrl: "http://get.k3s.io" }), "k3sInstallScriptUrl", /must be an https:\/\/ URL/);
+    });
+
+    it("a gateway without server names, or with more replicas than nodes", () => {
+        expectProblem(
+            rawConfig({ gatewayServerNames: [] }),
+            "gatewayServerNames",
+            /needs at least one server name when services are configured/,
+        );
+        expectProblem(rawConfig({ gatewayReplicas: 4 }), "gatewayReplicas", /4 gateway replicas need 4 nodes .* there are 3/);
+        expectProblem(rawConfig({ linkerdChartRepository: "ftp://x" }), "linkerdChartRepository", /https:\/\/ or oci:\/\//);
+        expectProblem(rawConfig({ consulChartVersion: "^1.2" }), "consulChartVersion", /not a pinned chart version/);
     });
 
     it("every problem at once, in one error", () => {

@@ -55,6 +55,13 @@ describe("Platform graph (mocks)", () => {
             ...tuning("osl-1"),
             ...tuning("osl-2"),
             ...tuning("osl-3"),
+            // The mesh PKI needs no cluster, so it exists with k3s off too.
+            "nordstack:mesh:LinkerdPki p1-linkerd-pki <- p1",
+            "tls:index/privateKey:PrivateKey p1-linkerd-pki-anchor-key <- p1-linkerd-pki",
+            "tls:index/selfSignedCert:SelfSignedCert p1-linkerd-pki-anchor-cert <- p1-linkerd-pki",
+            "tls:index/privateKey:PrivateKey p1-linkerd-pki-issuer-key <- p1-linkerd-pki",
+            "tls:index/certRequest:CertRequest p1-linkerd-pki-issuer-csr <- p1-linkerd-pki",
+            "tls:index/locallySignedCert:LocallySignedCert p1-linkerd-pki-issuer-cert <- p1-linkerd-pki",
         ]);
     });
 
@@ -102,6 +109,7 @@ describe("Platform graph (mocks)", () => {
 
     it("passes per-node SSH settings: port, user, pinned host key, jump host", async () => {
         const cfg = config({
+            services: [],
             nodes: [
                 {
                     name: "osl-1",
@@ -155,6 +163,26 @@ describe("Platform graph (mocks)", () => {
             "osl-2": { "net.ipv4.tcp_tw_reuse": "1" },
             "osl-3": { "net.ipv4.tcp_tw_reuse": "1" },
         });
+    });
+
+    it("wires every layer in order: k3s after tuning, mesh and discovery on the cluster, workloads after both", async () => {
+        const { platform, rec } = await build("p9", config());
+        const layer = (t: string) => rec.ofType(t).map((r) => `${r.name} <- ${r.parent}`);
+        assert.deepEqual(layer("nordstack:k3s:Cluster"), ["p9-k3s <- p9"]);
+        assert.deepEqual(layer("nordstack:mesh:Linkerd"), ["p9-linkerd <- p9"]);
+        assert.deepEqual(layer("nordstack:discovery:Consul"), ["p9-consul <- p9"]);
+        assert.deepEqual(layer("nordstack:services:Workloads"), ["p9-workloads <- p9"]);
+        assert.deepEqual(rec.byName("p9-workloads").dependsOn, ["p9-linkerd", "p9-consul"]);
+        // Every Kubernetes object goes to the cluster's provider, never an ambient kubeconfig.
+        const k8sObjects = rec.resources.filter((r) => r.type.startsWith("kubernetes:"));
+        assert.ok(k8sObjects.length > 20);
+        assert.equal(platform.cluster?.provider !== undefined, true);
+        const [values, secret] = await valueAndSecret(
+            pulumi.output(rec.byName("p9-linkerd-control-plane").props.values as pulumi.Output<Record<string, unknown>>),
+        );
+        assert.equal(secret, true, "the control plane values carry the issuer key");
+        assert.match(JSON.stringify(values), /cert-of-p9-linkerd-pki-anchor-cert/);
+        assert.equal(await value(platform.pki.issuerExpiresAt), "2099-01-01T00:00:00Z");
     });
 
     it("adding or removing an agent changes only that node's resources", async () => {
