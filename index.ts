@@ -87,6 +87,7 @@ export const k3sApiUrl = platform.cluster?.apiUrl;
 export const overlayMtu = platform.cluster?.overlayMtu;
 /** Per node pair: Gbit/s, retransmits, path MTU (`pulumi stack output networkSmoke`). */
 export const networkSmoke = platform.smokeResults;
+export const overlaySmoke = platform.overlaySmokeResults;
 export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
 export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
 export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;

@@ -22,3 +22,4 @@ export { Nginx, NginxArgs, NGINX_IMAGE } from "./gateway/nginx";
 export { renderNginxConf, nginxConfProblems } from "./gateway/nginx-conf";
 export { renderPostgresConf, renderPgHba } from "./data/postgres-conf";
 export { renderRedisConf, renderRedisAuthConf } from "./data/redis-conf";
+export { OverlaySmoke, OverlaySmokeArgs, overlayClientScript, OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";

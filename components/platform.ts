@@ -6,6 +6,7 @@ import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
 import { Cluster } from "./k3s/cluster";
 import { NetworkSmoke } from "./smoke/network";
+import { OverlaySmoke } from "./smoke/overlay";
 import { LinkerdPki } from "./mesh/pki";
 import { Linkerd } from "./mesh/linkerd";
 import { Consul } from "./discovery/consul";
@@ -41,6 +42,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly tunedValues: pulumi.Output<Record<string, TuningResult["values"]>>;
     /** Network smoke test results per node pair; undefined when smoke tests are off. */
     public readonly smokeResults?: pulumi.Output<PairResult[]>;
+    /** Pod-to-pod smoke test across the overlay; undefined without k3s or smoke tests. */
+    public readonly overlaySmokeResults?: pulumi.Output<PairResult[]>;
     /** The k3s cluster; undefined when `k3sEnabled` is false. */
     public readonly cluster?: Cluster;
     /** Linkerd's trust anchor and identity issuer (made with @pulumi/tls; needs no cluster). */
@@ -161,6 +164,24 @@ export class Platform extends pulumi.ComponentResource {
             );
         }
 
+        // 7b overlay smoke test: two pods on different nodes, once the cluster is up
+        if (this.cluster && args.smokeRunId !== undefined && this.nodeSource.nodes.length > 1) {
+            const firstServer = this.nodeSource.nodes.find((n) => n.role === "server") ?? this.nodeSource.nodes[0];
+            this.overlaySmokeResults = new OverlaySmoke(
+                `${name}-overlay-smoke`,
+                {
+                    provider: this.cluster.provider,
+                    firstServer,
+                    overlayMtu: this.cluster.overlayMtu,
+                    thresholds: cfg.smoke,
+                    durationSeconds: cfg.smoke.durationSeconds,
+                    parallel: cfg.smoke.parallel,
+                    runId: args.smokeRunId,
+                },
+                { parent: this, dependsOn: [this.cluster] },
+            ).results;
+        }
+
         // 5 mesh PKI: certificates only, so it exists even without a cluster
         this.pki = new LinkerdPki(
             `${name}-linkerd-pki`,
@@ -229,6 +250,7 @@ export class Platform extends pulumi.ComponentResource {
             tunedValues: this.tunedValues,
             kubeconfig: this.cluster?.kubeconfig,
             smokeResults: this.smokeResults,
+            overlaySmokeResults: this.overlaySmokeResults,
         });
     }
 }

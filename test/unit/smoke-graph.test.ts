@@ -1,6 +1,8 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
 import { config, preflightJson } from "../helpers/fixtures";
 
@@ -19,6 +21,7 @@ before(() =>
         const m = /-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[1], 1500);
         if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
         const c = /-smoke-client-(.*)$/.exec(args.name);
         if (c)
             return ["osl-1", "osl-2", "osl-3"]
@@ -84,5 +87,44 @@ describe("network smoke graph (mocks)", () => {
             { transformations: [rec.transform] },
         );
         assert.equal(rec.resources.filter((r) => r.name.includes("-smoke")).length, 0);
+    });
+});
+
+describe("overlay smoke graph (mocks)", () => {
+    it("puts the client on another node than the server, reads its report on the first server, re-runs per run id", async () => {
+        const { Platform } = await import("../../components/platform");
+        const rec = new GraphRecorder();
+        new Platform(
+            "o1",
+            { config: config({ smokeMinGbps: 2 }), sshPrivateKey: pulumi.secret("KEY"), smokeRunId: "run-7" },
+            { transformations: [rec.transform] },
+        );
+        const names = rec.resources.filter((r) => r.parent === "o1-overlay-smoke").map((r) => `${r.type} ${r.name}`);
+        assert.deepEqual(names, [
+            "kubernetes:core/v1:Namespace o1-overlay-smoke-ns",
+            "kubernetes:apps/v1:Deployment o1-overlay-smoke-server",
+            "kubernetes:core/v1:Service o1-overlay-smoke-server",
+            "kubernetes:batch/v1:Job o1-overlay-smoke-client",
+            "command:remote:Command o1-overlay-smoke-report",
+        ]);
+        assert.deepEqual(rec.byName("o1-overlay-smoke").dependsOn, ["o1-k3s"]);
+        const job = rec.byName("o1-overlay-smoke-client").props as { spec: pulumi.Output<{ template: { spec: Record<string, unknown> } }> };
+        const spec = (await value(job.spec)).template.spec as {
+            affinity: {
+                podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { labelSelector: unknown; topologyKey: string }[] };
+            };
+            containers: { env: { name: string; value?: string }[]; command: string[] }[];
+        };
+        const [term] = spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+        assert.equal(term.topologyKey, "kubernetes.io/hostname");
+        assert.deepEqual(term.labelSelector, { matchLabels: { "app.kubernetes.io/name": "nordstack-iperf3-server" } });
+        const env = Object.fromEntries(spec.containers[0].env.map((e) => [e.name, e.value]));
+        assert.equal(env.OVERLAY_MTU, "1450", "probes the overlay MTU k3s computed");
+        assert.match(spec.containers[0].command[2], /ping -M do -c1 -W1 -s \$mid/);
+        assert.deepEqual(rec.byName("o1-overlay-smoke-report").props.triggers, ["run-7"]);
+        const report = await value(rec.byName("o1-overlay-smoke-report").props.create as pulumi.Output<string>);
+        assert.match(report, /NORDSTACK_NAMESPACE=nordstack-smoke NORDSTACK_JOB=iperf3-client /);
+        const conn = await value(rec.byName("o1-overlay-smoke-report").props.connection as pulumi.Output<{ host: string }>);
+        assert.equal(conn.host, "203.0.113.11", "kubectl runs on the first server");
     });
 });
