@@ -58,6 +58,19 @@ ensure_dev_key() {
     info "created a throwaway SSH key ${key} for the example dev stack (replace it with your nodes' key before 'up')"
 }
 
+# Names the provider plugins the engine will not find, with the fix, before it fails on them.
+check_plugins() {
+    local pkg version missing=()
+    for pkg in command random tls kubernetes; do
+        version=$(node -p "require('@pulumi/${pkg}/package.json').version" 2>/dev/null) || continue
+        pulumi plugin ls 2>/dev/null | awk -v n="$pkg" -v v="$version" '$1 == n && $3 == v {f=1} END {exit !f}' ||
+            missing+=("${pkg} ${version}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    info "provider plugins not installed: ${missing[*]}"
+    info "install each with 'pulumi plugin install resource NAME VERSION' where the internet is reachable (or build them: npm run toolchain)"
+}
+
 main() {
     local action=${1:-preview} stack=${2:-dev}
     case "$action" in preview | up | destroy | refresh) ;; *) fatal "usage: run.sh preview|up|destroy|refresh [STACK]" ;; esac
@@ -69,6 +82,7 @@ main() {
     if [[ "$PULUMI_BACKEND_URL" == file://* ]]; then mkdir -p "${PULUMI_BACKEND_URL#file://}"; fi
     ensure_passphrase
     ensure_dev_key "$stack"
+    check_plugins
     pulumi stack select --create --secrets-provider passphrase "$stack" >/dev/null
     info "pulumi ${action} --stack ${stack} (state: ${PULUMI_BACKEND_URL})"
     case "$action" in

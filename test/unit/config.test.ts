@@ -85,8 +85,9 @@ describe("parsePlatformConfig accepts", () => {
             k3sApiHost: "",
             k3sInstallScriptUrl: DEFAULTS.k3sInstallScriptUrl,
             smokeMode: DEFAULTS.smokeMode,
-            smokeMinGbps: DEFAULTS.smokeMinGbps,
-            smokeMinLinkFraction: DEFAULTS.smokeMinLinkFraction,
+            // Pulumi.yaml has no number type: fractions are declared as strings.
+            smokeMinGbps: String(DEFAULTS.smokeMinGbps),
+            smokeMinLinkFraction: String(DEFAULTS.smokeMinLinkFraction),
             smokeMaxRetransmits: DEFAULTS.smokeMaxRetransmits,
             smokeDurationSeconds: DEFAULTS.smokeDurationSeconds,
             smokeParallel: DEFAULTS.smokeParallel,
@@ -104,8 +105,10 @@ describe("parsePlatformConfig accepts", () => {
             gatewayTlsCertificate: "",
             allowVirtualization: [],
         };
-        for (const [key, spec] of Object.entries(project.config)) {
+        for (const [key, spec] of Object.entries(project.config) as [string, { default: unknown; description: string; type: string }][]) {
             assert.ok(spec.description && spec.description.length > 20, `${key} needs a description`);
+            // The only types the Pulumi CLI accepts in a project's config schema.
+            assert.ok(["string", "integer", "boolean", "array", "object"].includes(spec.type), `${key} has type ${spec.type}`);
             assert.ok(key in expected, `Pulumi.yaml declares ${key}, which the test does not know`);
             assert.deepEqual(spec.default, expected[key], `default of ${key}`);
         }
