@@ -1,0 +1,253 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { remote } from "@pulumi/command";
+import type { types } from "@pulumi/command";
+import { NodeHandle, NodeRole, NodeSource } from "./source";
+import {
+    baseImagePathForUrl,
+    DomainType,
+    GuestSpec,
+    renderBaseImageCommands,
+    renderGuestCommands,
+    renderWaitCommand,
+    specHash,
+} from "./libvirt-render";
+import { validateLibvirtGuests } from "./libvirt-validate";
+
+/** Debian 12 generic cloud image (cloud-init, virtio drivers, grub). */
+export const DEFAULT_BASE_IMAGE = "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2";
+
+/** The machine the guests run on, reached over SSH. Its key never goes to a guest, and no private key goes to it. */
+export interface LibvirtHypervisorArgs {
+    /** Address or DNS name of the hypervisor. */
+    host: string;
+    /** SSH port. Default 22. */
+    port?: number;
+    /** SSH user; non-root users need passwordless sudo (virsh on qemu:///system). Default `root`. */
+    user?: string;
+    /** SSH private key for the hypervisor. Kept secret. */
+    privateKey: pulumi.Input<string>;
+    /** Pinned SSH host key (`ssh-ed25519 AAAA...`); strongly recommended. */
+    hostKey?: string;
+}
+
+/** One guest. Every field is part of the guest's spec: changing any of them replaces the guest (see LibvirtGuests). */
+export interface LibvirtGuestArgs {
+    /** Domain, host and Kubernetes node name (DNS-1123 label, unique per hypervisor). */
+    name: string;
+    role: NodeRole;
+    /** Virtual CPUs, 1 or more. */
+    vcpus: number;
+    /** Memory in MiB, at least 512. */
+    memoryMiB: number;
+    /** Disk size in GiB (virtual size of the overlay); at least the base image's size. */
+    diskGiB: number;
+    /** Static private IPv4 address on the bridge/network. */
+    address: string;
+    /** Prefix length of the private network. Default 24. */
+    prefix?: number;
+    /** Default gateway; none when omitted (private-only guest). */
+    gateway?: string;
+    /** Routable address to SSH to directly; when omitted the hypervisor is the jump host. */
+    publicAddress?: string;
+    /** `<country>-<site>`. Default `no-oslo`. */
+    region?: string;
+    labels?: Record<string, string>;
+}
+
+export interface LibvirtGuestsArgs {
+    hypervisor: LibvirtHypervisorArgs;
+    guests: LibvirtGuestArgs[];
+    /** Path of the base image on the hypervisor, or an http(s) URL downloaded there once. Default: Debian 12 genericcloud. */
+    baseImage?: string;
+    /** `kvm` (hardware virtualization) or `qemu` (software emulation, for hosts without it). Default `kvm`. */
+    domainType?: DomainType;
+    /** Directory on the hypervisor for overlays, seeds and a downloaded base image. Default `/var/lib/nordstack/guests`. */
+    storageDir?: string;
+    /** Existing host bridge for the guests' NIC. Conflicts with `network`. */
+    bridge?: string;
+    /** libvirt network for the guests' NIC. Conflicts with `bridge`. Default `default` when neither is set. */
+    network?: string;
+    /** DNS servers written to the guests' network config. Default `["9.9.9.9", "1.1.1.1"]`. */
+    nameservers?: string[];
+    /** Login user cloud-init creates in each guest (passwordless sudo). Default `nordstack`; `root` is refused. */
+    guestUser?: string;
+    /** Guest SSH private key (OpenSSH). Default: an ed25519 key generated with @pulumi/tls. Needs `guestPublicKey`. */
+    guestPrivateKey?: pulumi.Input<string>;
+    /** Public half of `guestPrivateKey` (`ssh-ed25519 AAAA...`). Required with it, refused without it. */
+    guestPublicKey?: string;
+    /** Direct kernel boot, for images without a boot loader: kernel path on the hypervisor. */
+    kernel?: string;
+    /** Initrd path on the hypervisor; only with `kernel`. */
+    initrd?: string;
+    /** Kernel command line; only with `kernel`. */
+    kernelArgs?: string;
+    /** libvirt URI on the hypervisor. Default `qemu:///system`. */
+    libvirtUri?: string;
+    /** Upper bound in seconds for a guest to answer on SSH after start. Default 300. */
+    sshWaitSeconds?: number;
+    /** Seconds per SSH dial attempt to a guest. Default 15. */
+    dialTimeoutSeconds?: number;
+    /** Dial attempts before a step on a guest fails. Default 10. */
+    dialAttempts?: number;
+}
+
+/** Summary of one guest without any secret, for stack outputs. */
+export interface GuestSummary {
+    name: string;
+    role: NodeRole;
+    region: string;
+    privateAddress: string;
+    spec: string;
+}
+
+/**
+ * KVM guests on one hypervisor, created over SSH with libvirt and cloud-init
+ * (NoCloud seed), handed out as NodeHandles exactly like ExistingHosts.
+ *
+ * Changing a guest's size (or anything else in its spec) REPLACES that guest:
+ * the old domain, disk and seed are deleted first, then a new guest boots from
+ * the base image. Resizing in place would need a guest-side filesystem grow and
+ * a reboot whose outcome the next layers could not tell from a fresh node;
+ * a new node that k3s joins again is the honest, repeatable path. Other guests
+ * are untouched.
+ */
+export class LibvirtGuests extends pulumi.ComponentResource implements NodeSource {
+    public readonly nodes: NodeHandle[];
+    public readonly summary: pulumi.Output<GuestSummary[]>;
+    /** Public key the guests accept (not secret). */
+    public readonly guestPublicKey: pulumi.Output<string>;
+    /** Private key the guests accept; a secret. */
+    public readonly guestPrivateKey: pulumi.Output<string>;
+
+    constructor(name: string, args: LibvirtGuestsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nordstack:nodes:LibvirtGuests", name, {}, opts);
+        const problems = validateLibvirtGuests(args);
+        if (problems.length) throw new pulumi.ResourceError(`${name}: ${problems.join("; ")}`, this);
+
+        const hv = args.hypervisor;
+        const hvUser = hv.user ?? "root";
+        const hvKey = pulumi.secret(hv.privateKey);
+        const hvConnection: pulumi.Output<types.input.remote.ConnectionArgs> = pulumi.secret(
+            hvKey.apply((privateKey) => ({
+                host: hv.host,
+                port: hv.port ?? 22,
+                user: hvUser,
+                privateKey,
+                ...(hv.hostKey ? { hostKey: hv.hostKey } : {}),
+            })),
+        );
+
+        if (args.guestPrivateKey !== undefined) {
+            this.guestPrivateKey = pulumi.secret(args.guestPrivateKey);
+            this.guestPublicKey = pulumi.output(args.guestPublicKey as string);
+        } else {
+            const key = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this });
+            this.guestPrivateKey = pulumi.secret(key.privateKeyOpenssh);
+            this.guestPublicKey = key.publicKeyOpenssh.apply((k) => k.trim());
+        }
+
+        const storageDir = args.storageDir ?? "/var/lib/nordstack/guests";
+        const libvirtUri = args.libvirtUri ?? "qemu:///system";
+        const base = args.baseImage ?? DEFAULT_BASE_IMAGE;
+        const isUrl = /^https?:\/\//.test(base);
+        const basePath = isUrl ? baseImagePathForUrl(storageDir, base) : base;
+        const baseStep: pulumi.Resource[] = [];
+        if (isUrl) {
+            const cmds = renderBaseImageCommands(base, basePath, hvUser);
+            baseStep.push(new remote.Command(`${name}-base-image`, { connection: hvConnection, ...cmds }, { parent: this }));
+        }
+
+        const guestUser = args.guestUser ?? "nordstack";
+        const waitSeconds = args.sshWaitSeconds ?? 300;
+        const specs = args.guests.map((g) =>
+            this.guestPublicKey.apply(
+                (sshPublicKey): GuestSpec => ({
+                    name: g.name,
+                    domainType: args.domainType ?? "kvm",
+                    vcpus: g.vcpus,
+                    memoryMiB: g.memoryMiB,
+                    diskGiB: g.diskGiB,
+                    address: g.address,
+                    prefix: g.prefix ?? 24,
+                    ...(g.gateway ? { gateway: g.gateway } : {}),
+                    nameservers: args.nameservers ?? ["9.9.9.9", "1.1.1.1"],
+                    ...(args.bridge ? { bridge: args.bridge } : { network: args.network ?? "default" }),
+                    user: guestUser,
+                    sshPublicKey,
+                    baseImage: basePath,
+                    storageDir,
+                    ...(args.kernel ? { kernel: args.kernel } : {}),
+                    ...(args.initrd ? { initrd: args.initrd } : {}),
+                    ...(args.kernelArgs ? { kernelArgs: args.kernelArgs } : {}),
+                }),
+            ),
+        );
+
+        this.nodes = args.guests.map((g, i) => {
+            const spec = specs[i];
+            const cmds = spec.apply((s) => renderGuestCommands(s, hvUser, libvirtUri));
+            const trigger = spec.apply(specHash);
+            // Same names (domain, address) before and after: the old guest must be gone before the new one starts.
+            const domain = new remote.Command(
+                `${name}-${g.name}-domain`,
+                { connection: hvConnection, create: cmds.create, delete: cmds.delete, triggers: [trigger] },
+                { parent: this, dependsOn: baseStep, deleteBeforeReplace: true },
+            );
+            const ready = new remote.Command(
+                `${name}-${g.name}-ssh-ready`,
+                {
+                    connection: hvConnection,
+                    create: spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds)),
+                    triggers: [trigger],
+                },
+                { parent: this, dependsOn: [domain], deleteBeforeReplace: true },
+            );
+            const connection = pulumi.all([this.guestPrivateKey, hvKey]).apply(
+                ([privateKey, hvPrivateKey]): types.input.remote.ConnectionArgs => ({
+                    host: g.publicAddress ?? g.address,
+                    port: 22,
+                    user: guestUser,
+                    privateKey,
+                    perDialTimeout: args.dialTimeoutSeconds ?? 15,
+                    dialErrorLimit: args.dialAttempts ?? 10,
+                    ...(g.publicAddress !== undefined
+                        ? {}
+                        : {
+                              proxy: {
+                                  host: hv.host,
+                                  port: hv.port ?? 22,
+                                  user: hvUser,
+                                  privateKey: hvPrivateKey,
+                                  ...(hv.hostKey ? { hostKey: hv.hostKey } : {}),
+                              },
+                          }),
+                }),
+            );
+            return {
+                name: g.name,
+                role: g.role,
+                region: g.region ?? "no-oslo",
+                labels: { ...(g.labels ?? {}) },
+                publicAddress: pulumi.output(g.publicAddress ?? g.address),
+                privateAddress: pulumi.output(g.address),
+                // network-config names the NIC eth0 by its MAC.
+                privateInterface: "eth0",
+                user: guestUser,
+                connection: pulumi.secret(connection),
+                dependsOn: [domain, ready],
+            };
+        });
+
+        this.summary = pulumi.all(specs).apply((ss) =>
+            args.guests.map((g, i) => ({
+                name: g.name,
+                role: g.role,
+                region: g.region ?? "no-oslo",
+                privateAddress: g.address,
+                spec: specHash(ss[i]),
+            })),
+        );
+        this.registerOutputs({ summary: this.summary, guestPublicKey: this.guestPublicKey });
+    }
+}
