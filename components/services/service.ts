@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { serviceHealth } from "../discovery/health-check";
 import type { DatastoreEngine, ServiceConfig } from "../config";
 import { envPrefix, LINKERD_INJECT, podLabels } from "./labels";
 
@@ -107,6 +108,8 @@ export class Service extends pulumi.ComponentResource {
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("service", s.name);
+        // Consul's catalog sync takes health from readiness, so readiness carries the article's check (10 s, 1 s).
+        const health = serviceHealth(s);
         const probe = (periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
             httpGet: { path: s.healthPath, port: "http" },
             periodSeconds,
@@ -146,7 +149,10 @@ export class Service extends pulumi.ComponentResource {
                                     ],
                                     // Up to 60 s to start before liveness may kill it; then traffic only while healthy.
                                     startupProbe: probe(2, 30),
-                                    readinessProbe: probe(5, 2),
+                                    readinessProbe: {
+                                        ...health.readinessProbe,
+                                        httpGet: { ...health.readinessProbe.httpGet, port: "http" },
+                                    },
                                     // The article's health check interval: 10 s, timeout 1 s.
                                     livenessProbe: probe(10, 3),
                                     resources: {
@@ -167,7 +173,7 @@ export class Service extends pulumi.ComponentResource {
         this.service = new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: s.name, namespace: args.namespace, labels },
+                metadata: { name: s.name, namespace: args.namespace, labels, annotations: health.serviceAnnotations },
                 spec: {
                     type: "ClusterIP",
                     selector: labels,

@@ -330,9 +330,14 @@ describe("Workloads graph (mocks)", () => {
                 },
             ]);
             const c = t.spec.containers[0];
-            for (const probe of ["readinessProbe", "livenessProbe", "startupProbe"] as const) {
+            for (const probe of ["livenessProbe", "startupProbe"] as const) {
                 assert.deepEqual(c[probe].httpGet, { path: "/health", port: "http" }, probe);
             }
+            // Readiness is what Consul's catalog sync reports: the article's check, 10 s interval, 1 s timeout, down on the first failure.
+            assert.deepEqual(c.readinessProbe.httpGet, { path: "/health", port: "http", scheme: "HTTP" });
+            assert.equal(c.readinessProbe.periodSeconds, 10);
+            assert.equal(c.readinessProbe.timeoutSeconds, 1);
+            assert.equal(c.readinessProbe.failureThreshold, 1);
             assert.equal(c.livenessProbe.periodSeconds, 10);
             assert.equal(c.livenessProbe.timeoutSeconds, 1);
             assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } });
