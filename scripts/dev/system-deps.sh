@@ -28,6 +28,13 @@ DEPS=(
     "pg_ctlcluster:postgresql"
     "curl:curl"
     "wrk:wrk"
+    "virsh:libvirt-clients"
+    "libvirtd:libvirt-daemon-system"
+    "virt-qemu-run:libvirt-daemon-driver-qemu"
+    "qemu-system-x86_64:qemu-system-x86"
+    "qemu-img:qemu-utils"
+    "cloud-localds:cloud-image-utils"
+    "mmdebstrap:mmdebstrap"
 )
 
 missing_packages() {

@@ -44,7 +44,10 @@ METADATA_NS="https://nordstack.dev/xmlns/libvirt-guest/1"
 
     # Prints the spec hash from the domain's nordstack metadata, or nothing for a foreign domain.
     domain_spec() {
-        vsh metadata "$NORDSTACK_GUEST" "$METADATA_NS" 2>/dev/null | sed -n 's:.*<nordstack\:spec>\([0-9a-f]*\)</nordstack\:spec>.*:\1:p;s:.*<spec>\([0-9a-f]*\)</spec>.*:\1:p' | head -n1
+        local xml
+        # A foreign domain has no such metadata: virsh fails, and that is an answer, not an error.
+        xml=$(vsh metadata "$NORDSTACK_GUEST" "$METADATA_NS" 2>/dev/null) || return 0
+        printf '%s\n' "$xml" | sed -n 's:.*<nordstack\:spec>\([0-9a-f]*\)</nordstack\:spec>.*:\1:p;s:.*<spec>\([0-9a-f]*\)</spec>.*:\1:p' | head -n1
     }
 
     ensure_running() {
