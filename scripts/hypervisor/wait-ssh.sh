@@ -25,9 +25,10 @@ set -euo pipefail
     main() {
         local deadline state
         deadline=$((SECONDS + ${NORDSTACK_WAIT_SECONDS:-300}))
-        until [ "$(banner)" = "SSH-2.0" ]; do
+        while :; do
             state=$(virsh -q -c "$NORDSTACK_LIBVIRT_URI" domstate "$NORDSTACK_GUEST" 2>/dev/null || echo missing)
             [ "$state" = "running" ] || fatal "domain is ${state}, not running"
+            [ "$(banner)" != "SSH-2.0" ] || break
             [ "$SECONDS" -lt "$deadline" ] || fatal "no SSH on ${NORDSTACK_GUEST_ADDRESS}:22 after ${NORDSTACK_WAIT_SECONDS:-300} s"
             sleep 1
         done

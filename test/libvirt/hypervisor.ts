@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, w
 import * as path from "node:path";
 
 export const CACHE_DIR = "/var/cache/nordstack-test/libvirt";
+// Runs share the guest name, bridge, subnet and port: one at a time per machine (the whole suite may run beside a developer's run).
+const LOCK = "/run/nordstack-libvirt-test.lock";
 const BUILD_SCRIPT = path.join(__dirname, "build-test-image.sh");
 
 export interface RunResult {
@@ -60,6 +62,13 @@ export function testImage(): TestImage {
     return { image, kernel: `${CACHE_DIR}/vmlinuz-${kver}`, initrd: `${CACHE_DIR}/initrd.img-${kver}` };
 }
 
+/** The daemon of this pid file runs (a zombie or a stale file does not count). */
+function alive(pidFile: string): boolean {
+    if (!existsSync(pidFile)) return false;
+    const status = `/proc/${readFileSync(pidFile, "utf8").trim()}/status`;
+    return existsSync(status) && !/^State:\s+Z/m.test(readFileSync(status, "utf8"));
+}
+
 const virshOk = () => spawnSync("virsh", ["-c", "qemu:///system", "version"], { stdio: "ignore", timeout: 10_000 }).status === 0;
 
 export class LocalHypervisor {
@@ -79,7 +88,8 @@ export class LocalHypervisor {
     }
 
     up(): void {
-        this.down();
+        this.lock(300_000);
+        this.cleanup();
         mkdirSync(this.storageDir, { recursive: true });
         // libvirt-qemu must reach the disk and seed through these directories.
         chmodSync(this.dir, 0o755);
@@ -91,13 +101,33 @@ export class LocalHypervisor {
         this.startSshd();
     }
 
+    private locked = false;
+
+    /** Exclusive-create lock file holding our pid; a dead holder's lock is taken over. */
+    private lock(timeoutMs: number): void {
+        const until = Date.now() + timeoutMs;
+        for (;;) {
+            try {
+                writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+                this.locked = true;
+                return;
+            } catch {
+                const holder = existsSync(LOCK) ? readFileSync(LOCK, "utf8").trim() : "";
+                if (holder && !alive(LOCK)) rmSync(LOCK, { force: true });
+                else if (Date.now() > until) throw new Error(`another libvirt test run (pid ${holder}) still holds ${LOCK}`);
+                else spawnSync("sleep", ["1"]);
+            }
+        }
+    }
+
     private startLibvirt(): void {
         if (virshOk()) return;
         for (const [daemon, pidFile] of [
             ["virtlogd", "/run/virtlogd.pid"],
             ["libvirtd", "/run/libvirtd.pid"],
         ]) {
-            if (spawnSync("pgrep", ["-x", daemon], { stdio: "ignore" }).status === 0) continue;
+            if (alive(pidFile)) continue;
+            rmSync(pidFile, { force: true });
             execFileSync(daemon, ["-d"]);
             const until = Date.now() + 10_000;
             while (!existsSync(pidFile) && Date.now() < until) spawnSync("sleep", ["0.1"]);
@@ -182,7 +212,16 @@ export class LocalHypervisor {
         return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
     }
 
+    /** Undoes up(); does nothing when this run never got the lock (the holder's hypervisor is not ours). */
     down(): void {
+        if (!this.locked) return;
+        this.cleanup();
+        if (existsSync(LOCK) && readFileSync(LOCK, "utf8").trim() === String(process.pid)) rmSync(LOCK, { force: true });
+        this.locked = false;
+    }
+
+    /** Stops and removes what up() made, also a killed earlier run's leftovers (same fixed names). */
+    private cleanup(): void {
         if (this.sshdPid) spawnSync("kill", [String(this.sshdPid)]);
         this.sshdPid = undefined;
         const pidFile = path.join(this.dir, "sshd.pid");

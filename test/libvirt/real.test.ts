@@ -18,7 +18,7 @@ import { LocalHypervisor, requireTools, testImage, TestImage } from "./hyperviso
 import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
 import { preflightEnv } from "../../components/host/preflight";
 import { parsePreflightOutput } from "../../components/host/preflight-checks";
-import { guestPaths } from "../../components/nodes/libvirt-render";
+import { GuestSpec, guestPaths, renderGuestCommands } from "../../components/nodes/libvirt-render";
 import type { NodeHandle } from "../../components/nodes/source";
 
 const GUEST = "nslvt-osl-1";
@@ -170,7 +170,37 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
         assert.equal(existsSync(p.seed), false, "seed left");
         assert.ok(existsSync(img.image), "the base image must survive");
         assert.equal(hv.ssh(r.delete).code, 0, "delete is idempotent");
+        const wait = hv.ssh(r.wait);
+        assert.notEqual(wait.code, 0);
+        assert.match(wait.stderr, /domain is missing, not running/, "the SSH wait gives up at once when there is no guest");
         mark("guest deleted");
+    });
+
+    it("rolls back a failed create: no domain, disk or seed left", () => {
+        // A bridge that does not exist: define succeeds, start fails.
+        const spec: GuestSpec = {
+            name: GUEST,
+            domainType: "qemu",
+            vcpus: 1,
+            memoryMiB: 512,
+            diskGiB: 3,
+            address: ADDRESS,
+            prefix: 24,
+            nameservers: [],
+            bridge: "nsvt-none",
+            user: "nordstack",
+            sshPublicKey: readFileSync(`${guestKey}.pub`, "utf8").trim(),
+            baseImage: img.image,
+            storageDir: hv.storageDir,
+            kernel: img.kernel,
+        };
+        const broken = renderGuestCommands(spec, "root", "qemu:///system");
+        const res = hv.ssh(broken.create);
+        assert.notEqual(res.code, 0);
+        assert.match(res.stderr, /create failed; removing what this run made/);
+        assert.notEqual(virsh("dominfo", GUEST).status, 0, "domain still defined");
+        const p = guestPaths(hv.storageDir, GUEST);
+        assert.deepEqual([existsSync(p.disk), existsSync(p.seed)], [false, false]);
     });
 
     it("refuses to delete a domain nordstack did not create", () => {
