@@ -35,6 +35,7 @@ DEPS=(
     "qemu-img:qemu-utils"
     "cloud-localds:cloud-image-utils"
     "mmdebstrap:mmdebstrap"
+    "linux-version:linux-image-amd64"
 )
 
 missing_packages() {

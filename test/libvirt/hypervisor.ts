@@ -41,7 +41,9 @@ export function requireTools(): void {
     if (!existsSync("/usr/sbin/sshd")) missing.push("sshd");
     if (!readdirSync("/boot").some((f) => f.startsWith("vmlinuz-"))) missing.push("/boot/vmlinuz-* (linux-image-amd64)");
     if (missing.length)
-        throw new Error(`missing on this machine: ${missing.join(", ")}; run: sudo bash scripts/dev/system-deps.sh --install`);
+        throw new Error(
+            `missing on this machine: ${missing.join(", ")}; install them with: sudo bash scripts/dev/system-deps.sh --install (libvirt, QEMU, cloud-image-utils, mmdebstrap, linux-image-amd64)`,
+        );
 }
 
 /** Builds (or reuses) the cached guest image; removes images of older builder versions. */
