@@ -48,7 +48,7 @@ export interface LibvirtGuestArgs {
     prefix?: number;
     /** Default gateway; none when omitted (private-only guest). */
     gateway?: string;
-    /** Routable address to SSH to directly; when omitted the hypervisor is the jump host. */
+    /** Address to SSH to directly (routed to the guest, e.g. a NAT rule on the hypervisor); when omitted the hypervisor is the jump host. */
     publicAddress?: string;
     /** `<country>-<site>`. Default `no-oslo`. */
     region?: string;
@@ -155,7 +155,10 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
         const baseStep: pulumi.Resource[] = [];
         if (isUrl) {
             const cmds = renderBaseImageCommands(base, basePath, hvUser);
-            baseStep.push(new remote.Command(`${name}-base-image`, { connection: hvConnection, ...cmds }, { parent: this }));
+            // A new URL is a new file: replace, so the old image is deleted once no guest sits on it any more.
+            baseStep.push(
+                new remote.Command(`${name}-base-image`, { connection: hvConnection, ...cmds, triggers: [basePath] }, { parent: this }),
+            );
         }
 
         const guestUser = args.guestUser ?? "nordstack";

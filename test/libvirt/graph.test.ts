@@ -100,6 +100,8 @@ describe("LibvirtGuests graph (mocks)", () => {
             create,
             /NORDSTACK_BASE_URL=https:\/\/cloud\.debian\.org\/x\.qcow2 NORDSTACK_BASE_IMAGE=\/var\/lib\/nordstack\/guests\/base-[0-9a-f]{16}\.img/,
         );
+        const triggers = await value(rec.byName("hu-base-image").props.triggers as pulumi.Input<string[]>);
+        assert.match(triggers[0], /^\/var\/lib\/nordstack\/guests\/base-[0-9a-f]{16}\.img$/, "a new URL replaces the download");
     });
 
     it("uses a supplied key pair instead of generating one", async () => {
