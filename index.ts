@@ -46,6 +46,7 @@ try {
         gatewayKeepalive: cfg.get("gatewayKeepalive"),
         gatewayMicroCacheSeconds: cfg.get("gatewayMicroCacheSeconds"),
         gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
+        libvirt: cfg.getObject("libvirt"),
         services: cfg.getObject("services"),
     });
 } catch (e) {
@@ -71,10 +72,18 @@ for (const [part, file] of Object.entries(config.k3s.airgap ?? {})) {
     }
 }
 
+const libvirtHypervisorPrivateKey = cfg.getSecret("libvirtHypervisorPrivateKey");
+if (config.libvirt && libvirtHypervisorPrivateKey === undefined) {
+    throw new pulumi.RunError(
+        "nordstack: libvirt is set but the hypervisor's SSH key is not; run `pulumi config set --secret libvirtHypervisorPrivateKey < KEYFILE`",
+    );
+}
+
 const platform = new Platform("nordstack", {
     config,
-    sshPrivateKey: sshPrivateKey ?? readKeyFile(config.ssh.privateKeyPath ?? ""),
+    sshPrivateKey: sshPrivateKey ?? (config.ssh.privateKeyPath ? readKeyFile(config.ssh.privateKeyPath) : undefined),
     smokeRunId: smokeRunId(config, new Date()),
+    libvirtHypervisorPrivateKey,
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
 });

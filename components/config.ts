@@ -17,6 +17,13 @@ import {
     readStringMap,
 } from "./validate";
 import { isIP } from "node:net";
+import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
+import { validateLibvirtGuests } from "./nodes/libvirt-validate";
+
+/** Guests to create on a hypervisor (issue 8): LibvirtGuests' arguments without the secret keys. */
+export type LibvirtConfig = Omit<LibvirtGuestsArgs, "hypervisor" | "guestPrivateKey"> & {
+    hypervisor: Omit<LibvirtGuestsArgs["hypervisor"], "privateKey">;
+};
 
 export { ConfigError } from "./validate";
 export type { ConfigProblem } from "./validate";
@@ -150,6 +157,8 @@ export interface PlatformConfig {
     smoke: SmokeConfig;
     mesh: MeshConfig;
     gateway: GatewayConfig;
+    /** When set, nodes are KVM guests created on this hypervisor instead of existing hosts. */
+    libvirt?: LibvirtConfig;
     services: ServiceConfig[];
 }
 
@@ -223,6 +232,7 @@ const TOP_KEYS = [
     "gatewayKeepalive",
     "gatewayMicroCacheSeconds",
     "gatewayRateLimitPerSecond",
+    "libvirt",
     "services",
 ] as const;
 
@@ -250,7 +260,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const sshPort = readInt(r, "sshPort", "", p, sshPortRange(DEFAULTS.sshPort)) ?? DEFAULTS.sshPort;
     const privateKeyPath = readString(r, "sshPrivateKeyPath", "", p);
     const hasSecretKey = readBool(r, "sshPrivateKeySecret", "", p, false);
-    if (!privateKeyPath && !hasSecretKey) {
+    if (!privateKeyPath && !hasSecretKey && (r.libvirt === undefined || r.libvirt === null)) {
         p.add(
             "sshPrivateKey",
             "no SSH key configured; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519` " +
@@ -268,7 +278,20 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
             fix: "set the MTU of the nodes' private network (1500 for plain Ethernet, up to 9000 with jumbo frames)",
         }) ?? DEFAULTS.mtu;
 
-    const nodes = parseNodes(r.nodes, { user: sshUser, port: sshPort, region, strict }, p);
+    const libvirt = parseLibvirt(r, p);
+    // Guests become the node list, so every node rule (names, addresses, servers, region) applies to them too.
+    const rawNodes = libvirt
+        ? libvirt.guests.map((g) => ({
+              name: g.name,
+              role: g.role,
+              host: g.publicAddress ?? g.address,
+              privateAddress: g.address,
+              ...(g.region ? { region: g.region } : {}),
+              ...(g.labels ? { labels: g.labels } : {}),
+          }))
+        : r.nodes;
+    if (libvirt && r.nodes !== undefined) p.add("nodes", "set either nodes (existing hosts) or libvirt.guests, not both");
+    const nodes = parseNodes(rawNodes, { user: sshUser, port: sshPort, region, strict }, p);
 
     const sysctlOverrides = readStringMap(r, "sysctls", "", p);
     for (const [k, v] of Object.entries(sysctlOverrides)) {
@@ -316,8 +339,22 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         smoke,
         mesh,
         gateway,
+        libvirt,
         services,
     };
+}
+
+function parseLibvirt(r: Obj, p: Problems): LibvirtConfig | undefined {
+    if (r.libvirt === undefined || r.libvirt === null) return undefined;
+    const v = r.libvirt;
+    if (!isObject(v) || !isObject(v.hypervisor) || !Array.isArray(v.guests)) {
+        p.add("libvirt", "must be a map with hypervisor: {host, user?, port?, hostKey?} and guests: [...]");
+        return undefined;
+    }
+    const cfg = v as unknown as LibvirtConfig;
+    // The key is a secret (libvirtHypervisorPrivateKey) and never passes through here.
+    for (const problem of validateLibvirtGuests({ ...cfg, hypervisor: { ...cfg.hypervisor, privateKey: "" } })) p.add("libvirt", problem);
+    return cfg;
 }
 
 function parseMesh(r: Obj, p: Problems): MeshConfig {

@@ -13,6 +13,7 @@ import { Consul } from "./discovery/consul";
 import { Workloads } from "./services/workloads";
 import type { PairResult } from "./smoke/results";
 import { ExistingHosts } from "./nodes/existing-hosts";
+import { LibvirtGuests } from "./nodes/libvirt-guests";
 import type { NodeSource } from "./nodes/source";
 
 export interface PlatformArgs {
@@ -24,6 +25,8 @@ export interface PlatformArgs {
     nodeSource?: NodeSource;
     /** Re-runs the network smoke tests when it changes (see `smokeRunId`); none when undefined. */
     smokeRunId?: pulumi.Input<string>;
+    /** SSH key of the libvirt hypervisor (when `config.libvirt` is set); kept secret. */
+    libvirtHypervisorPrivateKey?: pulumi.Input<string>;
     /** Private key (PEM) for the gateway's TLS certificate; kept secret. */
     gatewayTlsPrivateKey?: pulumi.Input<string>;
     /** The gateway's TLS certificate (PEM); TLS is on when both are set. */
@@ -59,6 +62,16 @@ export class Platform extends pulumi.ComponentResource {
         // 1 nodes
         this.nodeSource =
             args.nodeSource ??
+            (cfg.libvirt
+                ? new LibvirtGuests(
+                      `${name}-guests`,
+                      {
+                          ...cfg.libvirt,
+                          hypervisor: { ...cfg.libvirt.hypervisor, privateKey: args.libvirtHypervisorPrivateKey ?? missingKey() },
+                      },
+                      { parent: this },
+                  )
+                : undefined) ??
             new ExistingHosts(
                 `${name}-nodes`,
                 {
@@ -256,5 +269,5 @@ export class Platform extends pulumi.ComponentResource {
 }
 
 function missingKey(): never {
-    throw new pulumi.RunError("Platform: sshPrivateKey is required when no nodeSource is given");
+    throw new pulumi.RunError("Platform: an SSH key is required (sshPrivateKey, or libvirtHypervisorPrivateKey for libvirt guests)");
 }

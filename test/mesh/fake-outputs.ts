@@ -21,7 +21,12 @@ export function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string
     const end = validityEnd[args.name] ?? "2099-01-01T00:00:00Z";
     switch (args.type) {
         case "tls:index/privateKey:PrivateKey":
-            return { privateKeyPem: fake.keyPem(args.name), publicKeyPem: `public-of-${args.name}` };
+            return {
+                privateKeyPem: fake.keyPem(args.name),
+                privateKeyOpenssh: fake.keyPem(args.name),
+                publicKeyPem: `public-of-${args.name}`,
+                publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA${args.name.replace(/[^A-Za-z0-9]/g, "")} nordstack\n`,
+            };
         case "tls:index/selfSignedCert:SelfSignedCert":
         case "tls:index/locallySignedCert:LocallySignedCert":
             return { certPem: fake.certPem(args.name), validityEndTime: end, validityStartTime: "2026-01-01T00:00:00Z" };

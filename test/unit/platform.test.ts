@@ -206,3 +206,46 @@ describe("Platform graph (mocks)", () => {
         );
     });
 });
+
+describe("Platform with libvirt guests (mocks)", () => {
+    const libvirt = {
+        hypervisor: { host: "203.0.113.50", user: "root" },
+        domainType: "qemu",
+        bridge: "br0",
+        guests: [
+            { name: "g1", role: "server", vcpus: 2, memoryMiB: 2048, diskGiB: 20, address: "10.20.0.11", prefix: 24, gateway: "10.20.0.1" },
+            { name: "g2", role: "agent", vcpus: 2, memoryMiB: 2048, diskGiB: 20, address: "10.20.0.12", prefix: 24, gateway: "10.20.0.1" },
+        ],
+    };
+
+    it("takes its nodes from the guests: same preflight and tuning per node, behind the guests' readiness", async () => {
+        const { Platform } = await import("../../components/platform");
+        const { parsePlatformConfig } = await import("../../components/config");
+        const cfg = parsePlatformConfig({ libvirt, k3sEnabled: false, services: [] });
+        assert.deepEqual(
+            cfg.nodes.map((n) => [n.name, n.role, n.privateAddress]),
+            [
+                ["g1", "server", "10.20.0.11"],
+                ["g2", "agent", "10.20.0.12"],
+            ],
+        );
+        const rec = new GraphRecorder();
+        new Platform("lv", { config: cfg, libvirtHypervisorPrivateKey: pulumi.secret("HVKEY") }, { transformations: [rec.transform] });
+        assert.equal(rec.byName("lv-guests").type, "nordstack:nodes:LibvirtGuests");
+        assert.equal(rec.byName("lv-guests").parent, "lv");
+        assert.ok(
+            rec.byName("lv-preflight-g1-check").dependsOn.some((d) => d.startsWith("lv-guests-g1")),
+            "preflight waits for the guest",
+        );
+        assert.equal(rec.ofType("nordstack:host:Tuning").length, 2);
+    });
+
+    it("refuses nodes and libvirt guests together, and guest problems by key", async () => {
+        const { parsePlatformConfig } = await import("../../components/config");
+        assert.throws(
+            () => parsePlatformConfig({ libvirt, nodes: [], services: [] }),
+            /nodes: set either nodes \(existing hosts\) or libvirt.guests, not both/,
+        );
+        assert.throws(() => parsePlatformConfig({ libvirt: { hypervisor: {}, guests: "x" } }), /libvirt: must be a map with hypervisor/);
+    });
+});
