@@ -270,13 +270,12 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         p.add("sshPrivateKeyPath", "both sshPrivateKeyPath and the secret sshPrivateKey are set; keep one");
     }
 
-    const mtu =
-        readInt(r, "mtu", "", p, {
-            min: 1280,
-            max: 9000,
-            default: DEFAULTS.mtu,
-            fix: "set the MTU of the nodes' private network (1500 for plain Ethernet, up to 9000 with jumbo frames)",
-        }) ?? DEFAULTS.mtu;
+    const mtu = readInt(r, "mtu", "", p, {
+        min: 1280,
+        max: 9000,
+        default: DEFAULTS.mtu,
+        fix: "set the MTU of the nodes' private network (1500 for plain Ethernet, up to 9000 with jumbo frames)",
+    });
 
     const libvirt = parseLibvirt(r, p);
     // Guests become the node list, so every node rule (names, addresses, servers, region) applies to them too.
@@ -302,13 +301,12 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
             p.add(join("sysctls", k), `value ${JSON.stringify(v)} must be non-empty and without newline, '#' or '='`);
         }
     }
-    const nofile =
-        readInt(r, "nofile", "", p, {
-            min: 1024,
-            max: 1048576,
-            default: DEFAULTS.nofile,
-            fix: "set an open-files limit between 1024 and 1048576 (the kernel's default fs.nr_open)",
-        }) ?? DEFAULTS.nofile;
+    const nofile = readInt(r, "nofile", "", p, {
+        min: 1024,
+        max: 1048576,
+        default: DEFAULTS.nofile,
+        fix: "set an open-files limit between 1024 and 1048576 (the kernel's default fs.nr_open)",
+    });
 
     const k3sEnabled = readBool(r, "k3sEnabled", "", p, DEFAULTS.k3sEnabled);
     const k3s = parseK3s(r, k3sEnabled, p);
@@ -376,13 +374,12 @@ function parseMesh(r: Obj, p: Problems): MeshConfig {
     };
     return {
         issuerRotation: rotation === undefined || rotation === null || rotation === "" ? undefined : String(rotation as string | number),
-        certWarnDays:
-            readInt(r, "linkerdCertWarnDays", "", p, {
-                min: 1,
-                max: 3650,
-                default: DEFAULTS.linkerdCertWarnDays,
-                fix: "use days before expiry to start warning",
-            }) ?? DEFAULTS.linkerdCertWarnDays,
+        certWarnDays: readInt(r, "linkerdCertWarnDays", "", p, {
+            min: 1,
+            max: 3650,
+            default: DEFAULTS.linkerdCertWarnDays,
+            fix: "use days before expiry to start warning",
+        }),
         linkerdChartRepository: repo("linkerdChartRepository"),
         linkerdChartVersion: version("linkerdChartVersion"),
         consulChartRepository: repo("consulChartRepository"),
@@ -398,21 +395,19 @@ function parseGateway(r: Obj, hasServices: boolean, nodeCount: number, p: Proble
     serverNames.forEach((n, i) => {
         if (!isHostname(n.replace(/^\*\./, "x."))) p.add(join("gatewayServerNames", i), `${JSON.stringify(n)} is not a host name`);
     });
-    const replicas =
-        readInt(r, "gatewayReplicas", "", p, {
-            min: 2,
-            max: 100,
-            default: DEFAULTS.gatewayReplicas,
-            fix: "the only entry point must survive the loss of a node: use 2 or more, on as many nodes",
-        }) ?? 2;
+    const replicas = readInt(r, "gatewayReplicas", "", p, {
+        min: 2,
+        max: 100,
+        default: DEFAULTS.gatewayReplicas,
+        fix: "the only entry point must survive the loss of a node: use 2 or more, on as many nodes",
+    });
     if (hasServices && nodeCount > 0 && replicas > nodeCount) {
         p.add(
             "gatewayReplicas",
             `${replicas} gateway replicas need ${replicas} nodes (one per node on ports 80/443), there are ${nodeCount}`,
         );
     }
-    const int = (key: string, max: number, dflt: number, fix: string) =>
-        readInt(r, key, "", p, { min: 0, max, default: dflt, fix }) ?? dflt;
+    const int = (key: string, max: number, dflt: number, fix: string) => readInt(r, key, "", p, { min: 0, max, default: dflt, fix });
     return {
         serverNames,
         replicas,
@@ -447,15 +442,18 @@ function parseSmoke(r: Obj, p: Problems): SmokeConfig {
         minGbps: num("smokeMinGbps", 0, 400, DEFAULTS.smokeMinGbps, "set the minimum Gbit/s each node pair must reach"),
         minLinkFraction: num("smokeMinLinkFraction", 0, 1, DEFAULTS.smokeMinLinkFraction, "use a fraction like 0.8 (0 turns it off)"),
         maxRetransmits: num("smokeMaxRetransmits", 0, 1e9, DEFAULTS.smokeMaxRetransmits, "set the most TCP retransmits a run may have"),
-        durationSeconds:
-            readInt(r, "smokeDurationSeconds", "", p, {
-                min: 1,
-                max: 300,
-                default: DEFAULTS.smokeDurationSeconds,
-                fix: "use 1–300 seconds per run",
-            }) ?? 10,
-        parallel:
-            readInt(r, "smokeParallel", "", p, { min: 1, max: 32, default: DEFAULTS.smokeParallel, fix: "use 1–32 parallel streams" }) ?? 1,
+        durationSeconds: readInt(r, "smokeDurationSeconds", "", p, {
+            min: 1,
+            max: 300,
+            default: DEFAULTS.smokeDurationSeconds,
+            fix: "use 1–300 seconds per run",
+        }),
+        parallel: readInt(r, "smokeParallel", "", p, {
+            min: 1,
+            max: 32,
+            default: DEFAULTS.smokeParallel,
+            fix: "use 1–32 parallel streams",
+        }),
     };
 }
 
@@ -646,9 +644,8 @@ function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
         services.push({
             name,
             image: readString(item, "image", path, p, { required: true, fix: "set a pinned container image" }) ?? "",
-            port:
-                readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }) ?? 8080,
-            replicas: readInt(item, "replicas", path, p, { min: 1, max: 100, default: 2, fix: "use 1–100 replicas" }) ?? 2,
+            port: readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }),
+            replicas: readInt(item, "replicas", path, p, { min: 1, max: 100, default: 2, fix: "use 1–100 replicas" }),
             healthPath,
             gatewayPath: gatewayPath.replace(/\/+$/, "") || "/",
             datastores: parseDatastores(item.datastores, join(path, "datastores"), name, p),

@@ -67,7 +67,21 @@ export function readString(
     return v;
 }
 
-/** Integers may arrive as strings from `pulumi config set` without `--path`. */
+/** Integers may arrive as strings from `pulumi config set` without `--path`. With a default, always a number. */
+export function readInt(
+    obj: Obj,
+    key: string,
+    path: string,
+    p: Problems,
+    range: { min: number; max: number; default: number; fix: string },
+): number;
+export function readInt(
+    obj: Obj,
+    key: string,
+    path: string,
+    p: Problems,
+    range: { min: number; max: number; default?: number; fix: string },
+): number | undefined;
 export function readInt(
     obj: Obj,
     key: string,

@@ -1,5 +1,6 @@
 // What preflight reports, and the cross-node checks made from all reports.
 // Pure functions, tested directly.
+import { parseLastJsonLine } from "./remote-script";
 
 /** The JSON object printed by scripts/node/preflight.sh. */
 export interface PreflightResult {
@@ -22,16 +23,9 @@ export interface PreflightResult {
 
 /** Parses preflight stdout; throws naming the node when it is not the expected JSON. */
 export function parsePreflightOutput(node: string, stdout: string): PreflightResult {
-    const line = stdout.trim().split("\n").pop() ?? "";
-    let v: unknown;
-    try {
-        v = JSON.parse(line);
-    } catch {
-        throw new Error(`preflight on ${node} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
-    }
-    const r = v as PreflightResult;
+    const r = parseLastJsonLine(`preflight on ${node}`, stdout) as PreflightResult;
     if (typeof r !== "object" || r === null || typeof r.mtu !== "number" || typeof r.virtualization !== "string") {
-        throw new Error(`preflight on ${node} printed an unexpected result: ${line.slice(0, 200)}`);
+        throw new Error(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
     }
     return r;
 }

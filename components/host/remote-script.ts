@@ -71,3 +71,17 @@ export function contentHash(...parts: string[]): string {
     for (const p of parts) h.update(p).update("\0");
     return h.digest("hex").slice(0, 16);
 }
+
+/**
+ * Node scripts print human output on stderr and one JSON object as the last
+ * stdout line. Parses that line; `what` (e.g. "preflight on osl-1") names the
+ * step in the error.
+ */
+export function parseLastJsonLine(what: string, stdout: string): unknown {
+    const line = stdout.trim().split("\n").pop() ?? "";
+    try {
+        return JSON.parse(line);
+    } catch {
+        throw new Error(`${what} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
+    }
+}

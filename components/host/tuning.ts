@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, renderScriptCommand } from "./remote-script";
+import { loadNodeScript, parseLastJsonLine, renderScriptCommand } from "./remote-script";
 
 export interface HostTuningArgs {
     node: NodeHandle;
@@ -72,7 +72,7 @@ export class HostTuning extends pulumi.ComponentResource {
             // Revert before re-applying: a create-before-delete replacement would revert the new apply.
             { parent: this, deleteBeforeReplace: true },
         );
-        this.result = this.command.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as TuningResult);
+        this.result = this.command.stdout.apply((out) => parseLastJsonLine(`tuning on ${args.node.name}`, out) as TuningResult);
         this.registerOutputs({ result: this.result });
     }
 }

@@ -4,6 +4,20 @@ import * as path from "node:path";
 
 const LAB_SCRIPT = path.resolve(__dirname, "..", "..", "scripts", "lab", "lab.sh");
 
+/** OpenSSH client options for throwaway test hosts: no prompts, no known_hosts, bounded connect. */
+export const TEST_SSH_OPTIONS: readonly string[] = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
+];
+
 export interface LabHost {
     name: string;
     address: string;
@@ -55,24 +69,10 @@ export class Lab {
 
     /** Runs a command line on a host over SSH, exactly as a remote.Command would send it. */
     ssh(name: string, command: string, timeoutMs = 60_000): RunResult {
-        const r = spawnSync(
-            "ssh",
-            [
-                "-i",
-                this.keyPath,
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                `root@${this.host(name).address}`,
-                command,
-            ],
-            { encoding: "utf8", timeout: timeoutMs },
-        );
+        const r = spawnSync("ssh", ["-i", this.keyPath, ...TEST_SSH_OPTIONS, `root@${this.host(name).address}`, command], {
+            encoding: "utf8",
+            timeout: timeoutMs,
+        });
         if (r.error) throw r.error;
         return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }

@@ -5,6 +5,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, chmodSync } from "node:fs";
 import * as path from "node:path";
+import { TEST_SSH_OPTIONS } from "../helpers/lab";
 
 export const CACHE_DIR = "/var/cache/nordstack-test/libvirt";
 // Runs share the guest name, bridge, subnet and port: one at a time per machine (the whole suite may run beside a developer's run).
@@ -180,24 +181,9 @@ export class LocalHypervisor {
         }
     }
 
-    private sshOpts(): string[] {
-        return [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-        ];
-    }
-
     /** Runs a command line on the hypervisor over SSH, exactly as a remote.Command sends it. */
     ssh(command: string, timeoutMs = 120_000): RunResult {
-        const r = spawnSync("ssh", ["-i", this.keyPath, "-p", String(this.sshPort), ...this.sshOpts(), "root@127.0.0.1", command], {
+        const r = spawnSync("ssh", ["-i", this.keyPath, "-p", String(this.sshPort), ...TEST_SSH_OPTIONS, "root@127.0.0.1", command], {
             encoding: "utf8",
             timeout: timeoutMs,
         });
@@ -206,8 +192,10 @@ export class LocalHypervisor {
 
     /** Runs a command on a guest through the hypervisor as jump host, the way the NodeHandle's `proxy` connects. */
     sshGuest(user: string, address: string, guestKey: string, command: string, timeoutMs = 120_000): RunResult {
-        const jump = ["ssh", "-i", this.keyPath, "-p", String(this.sshPort), ...this.sshOpts(), "-W", "%h:%p", "root@127.0.0.1"].join(" ");
-        const r = spawnSync("ssh", ["-i", guestKey, ...this.sshOpts(), "-o", `ProxyCommand=${jump}`, `${user}@${address}`, command], {
+        const jump = ["ssh", "-i", this.keyPath, "-p", String(this.sshPort), ...TEST_SSH_OPTIONS, "-W", "%h:%p", "root@127.0.0.1"].join(
+            " ",
+        );
+        const r = spawnSync("ssh", ["-i", guestKey, ...TEST_SSH_OPTIONS, "-o", `ProxyCommand=${jump}`, `${user}@${address}`, command], {
             encoding: "utf8",
             timeout: timeoutMs,
         });
