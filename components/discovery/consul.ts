@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { isDns1123Label } from "../validate";
+import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
 import { COREDNS_CUSTOM, COREDNS_RESTART_ANNOTATION, coreDnsCustomData, coreDnsDataHash } from "./coredns";
@@ -73,7 +74,7 @@ export class Consul extends pulumi.ComponentResource {
         let chart: ReturnType<typeof chartSource>;
         let values: Record<string, unknown>;
         try {
-            if (!isDns1123Label(namespace)) throw new Error(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
+            if (!isDns1123Label(namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(args.chartVersion ?? D.chartVersion, "chartVersion");
             chart = chartSource(args.chartRepository ?? D.chartRepository, "consul");
             values = consulValues({
@@ -94,7 +95,8 @@ export class Consul extends pulumi.ComponentResource {
 
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
-            { metadata: { name: namespace, annotations: { "linkerd.io/inject": "disabled" } } },
+            // Not meshed: the label keeps Linkerd's injector webhook off it, so Consul installs without waiting for Linkerd.
+            { metadata: { name: namespace, labels: { ...UNMESHED_NAMESPACE_LABELS }, annotations: { "linkerd.io/inject": "disabled" } } },
             k8sOpts,
         );
         this.namespace = ns.metadata.name;
