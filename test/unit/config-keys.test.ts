@@ -130,27 +130,47 @@ describe("config: trust at the edges", () => {
         const guest = { name: "g1", role: "server", address: "10.0.0.2", vcpus: 2, memoryMiB: 2048, diskGiB: 20 };
         const base = { nodes: undefined, sshPrivateKey: undefined };
         expectProblem(rawConfig({ ...base, libvirt: { hypervisor, guests: [null] } }), "libvirt.guests[0]", /must be a map/);
-        expectProblem(rawConfig({ ...base, libvirt: { hypervisor, guests: [guest], bridgee: "br0" } }), "libvirt.bridgee", /did you mean "bridge"/);
-        expectProblem(rawConfig({ ...base, libvirt: { hypervisor: { host: "203.0.113.50" }, guests: [guest] } }), "libvirt.hypervisor.hostKey", /ssh-keyscan/);
+        expectProblem(
+            rawConfig({ ...base, libvirt: { hypervisor, guests: [guest], bridgee: "br0" } }),
+            "libvirt.bridgee",
+            /did you mean "bridge"/,
+        );
+        expectProblem(
+            rawConfig({ ...base, libvirt: { hypervisor: { host: "203.0.113.50" }, guests: [guest] } }),
+            "libvirt.hypervisor.hostKey",
+            /ssh-keyscan/,
+        );
         expectProblem(
             rawConfig({ ...base, libvirt: { hypervisor: { ...hypervisor, port: 70000, user: "r oot" }, guests: [guest] } }),
             "libvirt.hypervisor.port",
             /1–65535/,
         );
-        expectProblem(rawConfig({ ...base, libvirt: { hypervisor, guests: [{ ...guest, cpu: 2 }] } }), "libvirt.guests[0].cpu", /did you mean/);
+        expectProblem(
+            rawConfig({ ...base, libvirt: { hypervisor, guests: [{ ...guest, cpu: 2 }] } }),
+            "libvirt.guests[0].cpu",
+            /did you mean/,
+        );
     });
 });
 
 describe("config: versions, labels, smoke and k3s concurrency", () => {
     it("refuses a k3s older than the Linkerd chart accepts, naming both versions", () => {
-        expectProblem(rawConfig({ k3sVersion: "v1.30.9+k3s1" }), "k3sVersion", /v1\.30\.9\+k3s1 is older than v1\.31.*kubeVersion >=1\.31\.0-0/);
+        expectProblem(
+            rawConfig({ k3sVersion: "v1.30.9+k3s1" }),
+            "k3sVersion",
+            /v1\.30\.9\+k3s1 is older than v1\.31.*kubeVersion >=1\.31\.0-0/,
+        );
         assert.equal(parsePlatformConfig(rawConfig({ k3sVersion: "v1.31.4+k3s1" })).k3s.version, "v1.31.4+k3s1");
     });
 
     it("refuses node labels the kubelet would refuse, naming the allowed prefixes", () => {
         const n = (labels: Record<string, string>) =>
             rawConfig({ nodes: (rawConfig().nodes as object[]).map((x, i) => (i === 0 ? { ...x, labels } : x)) });
-        expectProblem(n({ "node-role.kubernetes.io/worker": "true" }), "nodes[0].labels.node-role.kubernetes.io/worker", /topology\.kubernetes\.io\//);
+        expectProblem(
+            n({ "node-role.kubernetes.io/worker": "true" }),
+            "nodes[0].labels.node-role.kubernetes.io/worker",
+            /topology\.kubernetes\.io\//,
+        );
         expectProblem(n({ "k8s.io/anything": "x" }), "nodes[0].labels.k8s.io/anything", /kubelet refuses/);
         assert.doesNotThrow(() => parsePlatformConfig(n({ "topology.kubernetes.io/zone": "no-oslo-a", "nordstack.io/role": "db" })));
     });

@@ -26,7 +26,13 @@ function expectProblem(raw: unknown, keyPath: string, fragment: RegExp): void {
     assert.match(hit.message, fragment);
 }
 
-const node = (name: string, host: string, priv: string, role = "agent") => ({ name, role, host, privateAddress: priv, hostKey: hostKeyOf(name) });
+const node = (name: string, host: string, priv: string, role = "agent") => ({
+    name,
+    role,
+    host,
+    privateAddress: priv,
+    hostKey: hostKeyOf(name),
+});
 
 describe("parsePlatformConfig accepts", () => {
     it("the fixture config and applies every default", () => {

@@ -98,4 +98,3 @@ describe("rewriteKubeconfig", () => {
         assert.equal(apiUrl("api.example.no"), "https://api.example.no:6443");
     });
 });
-
