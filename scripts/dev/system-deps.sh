@@ -27,6 +27,7 @@ DEPS=(
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
     "curl:curl"
+    "sudo:sudo"
     "wrk:wrk"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"

@@ -82,6 +82,8 @@ host_init_script() {
     for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         printf 'mount --bind %q %q\n' "${hdir}/root${d}" "$d"
     done
+    # Its own /etc/hosts naming itself, as a real VPS has: sudo resolves the host name on every call.
+    printf 'mount --bind %q /etc/hosts\n' "${hdir}/hosts"
     printf 'exec /usr/sbin/sshd -D -f %q -E %q\n' "${hdir}/sshd_config" "${hdir}/sshd.log"
 }
 
@@ -93,6 +95,7 @@ create_host() {
     veth="${PREFIX}-v${i}"
     hdir="${LAB_DIR}/hosts/${name}"
     mkdir -p "$hdir"
+    { cat /etc/hosts; printf '%s %s\n' "$addr" "$name"; } >"${hdir}/hosts"
     for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         if [ ! -d "$d" ]; then
             mkdir -p "$d"
@@ -150,9 +153,11 @@ cmd_up() {
     trap 'echo "[lab] set-up failed; cleaning up" >&2; cmd_down' ERR
     mkdir -p "$LAB_DIR" /run/sshd "$REGISTRY"
     touch "${REGISTRY}/lab-${PREFIX}"
-    chmod 700 "$LAB_DIR"
+    # Traversable, so sshd can read authorized_keys as a non-root test user (the private key stays 0600).
+    chmod 711 "$LAB_DIR"
     ssh-keygen -q -t ed25519 -N "" -C nordstack-lab -f "${LAB_DIR}/id_ed25519"
     cp "${LAB_DIR}/id_ed25519.pub" "${LAB_DIR}/authorized_keys"
+    chmod 644 "${LAB_DIR}/authorized_keys"
     : >"${LAB_DIR}/hosts.txt"
     ip link add "$BRIDGE" mtu "$MTU" type bridge
     ip addr add "${GATEWAY}/24" dev "$BRIDGE"

@@ -73,7 +73,7 @@ main() {
     local port=${NORDSTACK_IPERF_PORT:-5201} duration=${NORDSTACK_IPERF_DURATION:-10} parallel=${NORDSTACK_IPERF_PARALLEL:-1}
     local min_gbps=${NORDSTACK_MIN_GBPS:-1} max_rate=${NORDSTACK_MAX_RETRANSMIT_RATE:-0.01}
     local self pmtu rtt report bps sent rt mss err verdict
-    [ -n "$peer" ] && [ -n "$addr" ] || fatal "NORDSTACK_PEER_NAME and NORDSTACK_PEER_ADDRESS are required"
+    { [ -n "$peer" ] && [ -n "$addr" ]; } || fatal "NORDSTACK_PEER_NAME and NORDSTACK_PEER_ADDRESS are required"
     [[ "$mtu" =~ ^[0-9]+$ && "$duration" =~ ^[0-9]+$ && "$parallel" =~ ^[0-9]+$ && "$port" =~ ^[0-9]+$ ]] ||
         fatal "MTU, port, duration and parallel must be numbers"
     [[ "$min_gbps" =~ ^[0-9]+(\.[0-9]+)?$ && "$max_rate" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fatal "thresholds must be numbers"
@@ -102,7 +102,7 @@ main() {
                 if (gbps < min) why = why sprintf("; %s Gbit/s, required %s Gbit/s (virtualization overhead or a noisy neighbour?)", gbps, min)
                 if (rate > max) why = why sprintf("; %.4f%% of segments retransmitted (%d of %d), at most %.4f%% allowed", rate * 100, rt, segs, max * 100)
             }
-            if (pmtu != mtu) why = why sprintf("; path MTU %s, but both interfaces have %s: set every private interface and the switch/bridge between them to the same MTU", (pmtu > 0 ? pmtu : "none"), mtu)
+            if (pmtu != mtu) why = why sprintf("; path MTU %s, expected %s (the private interfaces\x27 MTU): set every private interface and the switch/bridge between them to the same MTU", (pmtu > 0 ? pmtu : "none"), mtu)
             printf "%s %.0f %.6f %s\n", gbps, segs, rate, substr(why, 3)
         }')
     local gbps segs rate why
