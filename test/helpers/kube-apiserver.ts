@@ -163,7 +163,7 @@ export class KubeApiServer {
     /** What stops this test from running here, or undefined when it can run. */
     static missing(): string | undefined {
         if (!existsSync(KUBE_APISERVER_BIN)) {
-            return `no kube-apiserver at ${KUBE_APISERVER_BIN}: build it with \`${KUBE_APISERVER_BUILD}\` (about 10 min cold, Go from the module proxy)`;
+            return `no kube-apiserver at ${KUBE_APISERVER_BIN}: build it with \`${KUBE_APISERVER_BUILD}\` (8-10 min cold on 2 cores, Go modules from the proxy)`;
         }
         if (!existsSync(ETCD_BIN)) return `no ${ETCD_BIN}: install etcd-server with \`bash scripts/dev/system-deps.sh --install\``;
         return undefined;

@@ -242,9 +242,9 @@ describe(
                             const standIn = structuredClone(target);
                             standIn.metadata.namespace = m.metadata.namespace;
                             if (!record(o, "create the object it patches", await api.create(standIn), [201])) continue;
-                            validated++;
                             if (!record(o, "server-side apply, dry-run", await api.apply(m, "pulumi-kubernetes", { dryRun: true }), [200]))
                                 continue;
+                            validated++;
                             if (!record(o, "server-side apply", await api.apply(m, "pulumi-kubernetes"), [200])) continue;
                             const got = await api.request("GET", `${res.path(m.metadata.namespace)}/${m.metadata.name}`);
                             const want = ((m.spec as Obj | undefined)?.template as PodTemplate | undefined)?.metadata?.annotations ?? {};
@@ -294,6 +294,12 @@ describe(
                 const workloads = created.filter((c) => c.from.manifest && podTemplateOf(c.stored) && !c.from.patch);
 
                 // 1. A Pod per workload, as its controller would make it (no controllers run here).
+                const psaNs = mapNs("pod-security-restricted");
+                await ensureNamespace(psaNs, {
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/warn-version": "v1.31",
+                });
+                await ensureDefaultServiceAccount(psaNs);
                 let pods = 0;
                 for (const { from, stored } of workloads) {
                     const ns = stored.metadata.namespace ?? "";
@@ -316,6 +322,9 @@ describe(
                     const r = await api.create(pod);
                     if (r.status !== 201) problems.push(`${from.name}: its pod template is not a valid Pod: ${serverMessage(r)}`);
                     else pods++;
+                    // For information only (k3s admits everything by default): what Pod Security "restricted" would say.
+                    const psa = await api.create({ ...pod, metadata: { ...pod.metadata, namespace: psaNs } }, { dryRun: true });
+                    for (const w of psa.warnings) t.diagnostic(`Pod Security restricted, ${stored.kind} ${stored.metadata.name}: ${w}`);
                 }
                 t.diagnostic(`${pods} Pods created from ${workloads.length} workload templates`);
 
