@@ -39,7 +39,8 @@ export const CONFIG_KEYS = {
     sshPrivateKeyPath: {
         type: "string",
         default: "",
-        description: "Path of the SSH private key file (read at run time, kept as a secret). Leave empty and set the secret sshPrivateKey instead.",
+        description:
+            "Path of the SSH private key file (read at run time, kept as a secret). Leave empty and set the secret sshPrivateKey instead.",
     },
     sshPrivateKey: {
         type: "string",
@@ -55,7 +56,8 @@ export const CONFIG_KEYS = {
     mtu: {
         type: "integer",
         default: 1500,
-        description: "MTU every private interface must have, 1280-9000 (1500 plain Ethernet, up to 9000 jumbo); preflight fails on a mismatch.",
+        description:
+            "MTU every private interface must have, 1280-9000 (1500 plain Ethernet, up to 9000 jumbo); preflight fails on a mismatch.",
     },
     nodes: {
         type: "object",
@@ -75,7 +77,8 @@ export const CONFIG_KEYS = {
     allowVirtualization: {
         type: "array",
         default: [],
-        description: "systemd-detect-virt answers accepted besides kvm and none, e.g. [qemu]. Container types (openvz, lxc, docker) are refused unless listed.",
+        description:
+            "systemd-detect-virt answers accepted besides kvm and none, e.g. [qemu]. Container types (openvz, lxc, docker) are refused unless listed.",
     },
     k3sEnabled: {
         type: "boolean",
@@ -121,12 +124,14 @@ export const CONFIG_KEYS = {
     smokeMode: {
         type: "string",
         default: "onChange",
-        description: "When the iperf3/path-MTU smoke tests run: onChange (default: when nodes, MTU or thresholds change), always (every up), never.",
+        description:
+            "When the iperf3/path-MTU smoke tests run: onChange (default: when nodes, MTU or thresholds change), always (every up), never.",
     },
     smokeCoverage: {
         type: "string",
         default: "ring",
-        description: "ring (each node to its ring neighbour, zones interleaved: 2-3 rounds for any node count) or full (every pair, n-1 rounds).",
+        description:
+            "ring (each node to its ring neighbour, zones interleaved: 2-3 rounds for any node count) or full (every pair, n-1 rounds).",
     },
     smokeMinGbps: {
         type: "string",
@@ -136,12 +141,14 @@ export const CONFIG_KEYS = {
     smokeMinLinkFraction: {
         type: "string",
         default: "0",
-        description: "Also require this fraction (0-1, e.g. 0.8) of the slower end's link speed where the interface reports one; 0 turns it off.",
+        description:
+            "Also require this fraction (0-1, e.g. 0.8) of the slower end's link speed where the interface reports one; 0 turns it off.",
     },
     smokeMaxRetransmitRate: {
         type: "string",
         default: "0.01",
-        description: "Most retransmitted TCP segments per segment sent, a number 0-1 (0.01 = 1 %); a rate, since a healthy fast link retransmits thousands.",
+        description:
+            "Most retransmitted TCP segments per segment sent, a number 0-1 (0.01 = 1 %); a rate, since a healthy fast link retransmits thousands.",
     },
     smokeDurationSeconds: { type: "integer", default: 10, description: "Seconds per iperf3 run, 1-300 (the article uses 30)." },
     smokeParallel: { type: "integer", default: 1, description: "Parallel TCP streams per iperf3 run, 1-32." },
@@ -194,7 +201,8 @@ export const CONFIG_KEYS = {
     gatewayKeepalive: {
         type: "integer",
         default: 64,
-        description: "Idle keepalive connections per upstream, 0-10000 (size it from the expected concurrency); 0 turns upstream keepalive off.",
+        description:
+            "Idle keepalive connections per upstream, 0-10000 (size it from the expected concurrency); 0 turns upstream keepalive off.",
     },
     gatewayMicroCacheSeconds: {
         type: "integer",

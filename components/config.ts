@@ -231,12 +231,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const r: Obj = isObject(raw) ? raw : {};
     if (!isObject(raw)) p.add("(root)", "the configuration must be a map of keys");
     for (const [key, why] of Object.entries(RETIRED_KEYS)) if (key in r) p.add(key, `is no longer a key: ${why}`);
-    checkKnownKeys(
-        Object.fromEntries(Object.entries(r).filter(([k]) => !(k in RETIRED_KEYS))),
-        TOP_KEYS,
-        "",
-        p,
-    );
+    checkKnownKeys(Object.fromEntries(Object.entries(r).filter(([k]) => !(k in RETIRED_KEYS))), TOP_KEYS, "", p);
 
     const sovereignty = readString(r, "sovereignty", "", p, { default: DEFAULTS.sovereignty });
     if (sovereignty !== "strict" && sovereignty !== "relaxed") {
@@ -375,10 +370,11 @@ function parseLibvirt(r: Obj, skipHostKeys: boolean, p: Problems): LibvirtConfig
             guestsOk = false;
         } else {
             checkKnownKeys(g, GUEST_KEYS, `libvirt.guests[${i}]`, p);
-            for (const k of ["name", "address"]) if (typeof g[k] !== "string") {
-                p.add(`libvirt.guests[${i}].${k}`, "is required and must be a string");
-                guestsOk = false;
-            }
+            for (const k of ["name", "address"])
+                if (typeof g[k] !== "string") {
+                    p.add(`libvirt.guests[${i}].${k}`, "is required and must be a string");
+                    guestsOk = false;
+                }
         }
     });
     if (v.nameservers !== undefined && !(Array.isArray(v.nameservers) && v.nameservers.every((x) => typeof x === "string"))) {
@@ -388,7 +384,8 @@ function parseLibvirt(r: Obj, skipHostKeys: boolean, p: Problems): LibvirtConfig
     const cfg = v as unknown as LibvirtConfig;
     // The key is a secret (libvirtHypervisorPrivateKey) and never passes through here.
     if (guestsOk)
-        for (const problem of validateLibvirtGuests({ ...cfg, hypervisor: { ...cfg.hypervisor, privateKey: "" } })) p.add("libvirt", problem);
+        for (const problem of validateLibvirtGuests({ ...cfg, hypervisor: { ...cfg.hypervisor, privateKey: "" } }))
+            p.add("libvirt", problem);
     return guestsOk ? cfg : undefined;
 }
 
@@ -510,7 +507,10 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
     const version = readString(r, "k3sVersion", "", p, { default: DEFAULTS.k3sVersion }) ?? DEFAULTS.k3sVersion;
     const m = /^v(\d+)\.(\d+)\.\d+\+k3s\d+$/.exec(version);
     if (!m) {
-        p.add("k3sVersion", `${JSON.stringify(version)} is not a k3s release like ${DEFAULTS.k3sVersion} (see github.com/k3s-io/k3s/releases)`);
+        p.add(
+            "k3sVersion",
+            `${JSON.stringify(version)} is not a k3s release like ${DEFAULTS.k3sVersion} (see github.com/k3s-io/k3s/releases)`,
+        );
     } else if (Number(m[1]) < MIN_K3S_MINOR.major || (Number(m[1]) === MIN_K3S_MINOR.major && Number(m[2]) < MIN_K3S_MINOR.minor)) {
         p.add(
             "k3sVersion",
@@ -520,7 +520,12 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
     }
     const bounded = (key: string, dflt: number, what: string) => {
         const max = Math.max(1, agents);
-        return readInt(r, key, "", p, { min: 1, max, default: Math.min(dflt, max), fix: `use 1–${max} (${what}; there are ${agents} agents)` });
+        return readInt(r, key, "", p, {
+            min: 1,
+            max,
+            default: Math.min(dflt, max),
+            fix: `use 1–${max} (${what}; there are ${agents} agents)`,
+        });
     };
     const joinConcurrency = bounded("k3sJoinConcurrency", DEFAULTS.k3sJoinConcurrency, "agents joining at once");
     const upgradeBatch = bounded("k3sUpgradeBatch", DEFAULTS.k3sUpgradeBatch, "agents upgraded at once");
@@ -541,7 +546,10 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
             const fix = "set the local path of the file downloaded from the k3s release";
             const images = readString(r.k3sAirgap, "images", "k3sAirgap", p, { required: true, fix }) ?? "";
             if (images && !/\.tar(\.gz|\.zst)?$/.test(images)) {
-                p.add("k3sAirgap.images", `${JSON.stringify(images)} must end in .tar, .tar.gz or .tar.zst (k3s picks the decompressor from it)`);
+                p.add(
+                    "k3sAirgap.images",
+                    `${JSON.stringify(images)} must end in .tar, .tar.gz or .tar.zst (k3s picks the decompressor from it)`,
+                );
             }
             airgap = {
                 binary: readString(r.k3sAirgap, "binary", "k3sAirgap", p, { required: true, fix }) ?? "",
@@ -725,7 +733,11 @@ function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
         }
         services.push({
             name,
-            image: checkImage(readString(item, "image", path, p, { required: true, fix: "set a pinned container image" }), join(path, "image"), p),
+            image: checkImage(
+                readString(item, "image", path, p, { required: true, fix: "set a pinned container image" }),
+                join(path, "image"),
+                p,
+            ),
             port: readInt(item, "port", path, p, { min: 1, max: 65535, default: 8080, fix: "use the port the container listens on" }),
             replicas: readInt(item, "replicas", path, p, { min: 1, max: 100, default: 2, fix: "use 1–100 replicas" }),
             healthPath,
@@ -914,6 +926,7 @@ function trustAnchorGeneration(r: Obj, p: Problems): string {
     const v = r.linkerdTrustAnchorGeneration;
     if (v === undefined || v === null || v === "") return DEFAULTS.linkerdTrustAnchorGeneration;
     const s = String(v as string | number);
-    if (!/^[a-z0-9]{1,16}$/.test(s)) p.add("linkerdTrustAnchorGeneration", `${JSON.stringify(s)} must be 1–16 lower-case letters or digits`);
+    if (!/^[a-z0-9]{1,16}$/.test(s))
+        p.add("linkerdTrustAnchorGeneration", `${JSON.stringify(s)} must be 1–16 lower-case letters or digits`);
     return s;
 }

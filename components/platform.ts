@@ -165,7 +165,11 @@ export class Platform extends pulumi.ComponentResource {
                 { parent: this },
             );
             this.smokeResults = smoke.results;
-            smokeGate = gate(`${name}-smoke-gate`, smoke.results.apply((r) => r.length), { parent: this, dependsOn: smoke.finished });
+            smokeGate = gate(
+                `${name}-smoke-gate`,
+                smoke.results.apply((r) => r.length),
+                { parent: this, dependsOn: smoke.finished },
+            );
         }
 
         // 4 k3s, after every node is tuned (and the network passed, when tested)
@@ -212,7 +216,11 @@ export class Platform extends pulumi.ComponentResource {
         // 5 mesh PKI: certificates only, so it exists even without a cluster
         this.pki = new LinkerdPki(
             `${name}-linkerd-pki`,
-            { issuerRotation: cfg.mesh.issuerRotation, trustAnchorGeneration: cfg.mesh.trustAnchorGeneration, warnDays: cfg.mesh.certWarnDays },
+            {
+                issuerRotation: cfg.mesh.issuerRotation,
+                trustAnchorGeneration: cfg.mesh.trustAnchorGeneration,
+                warnDays: cfg.mesh.certWarnDays,
+            },
             { parent: this },
         );
 

@@ -10,9 +10,5 @@ import { local } from "@pulumi/command";
  * stores nothing that changes between runs, so a second preview shows no diff.
  */
 export function gate(name: string, verdict: pulumi.Output<unknown>, opts: pulumi.CustomResourceOptions): local.Command {
-    return new local.Command(
-        name,
-        { create: verdict.apply(() => "true"), logging: "none", addPreviousOutputInEnv: false },
-        opts,
-    );
+    return new local.Command(name, { create: verdict.apply(() => "true"), logging: "none", addPreviousOutputInEnv: false }, opts);
 }

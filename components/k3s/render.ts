@@ -18,7 +18,9 @@ export const TOKEN_FILE = "/var/lib/nordstack/k3s-token";
 export function overlayMtu(interfaceMtu: number, backend: FlannelBackend): number {
     const mtu = interfaceMtu - BACKEND_OVERHEAD[backend];
     if (!Number.isInteger(interfaceMtu) || mtu < 1280) {
-        throw new RunError(`interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`);
+        throw new RunError(
+            `interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`,
+        );
     }
     return mtu;
 }

@@ -228,7 +228,12 @@ export function renderGuestCommands(g: GuestSpec, hypervisorUser: string, libvir
 }
 
 /** Bounded wait on the hypervisor until the guest's sshd answers with its banner. */
-export function renderWaitCommand(g: GuestSpec, hypervisorUser: string, libvirtUri: string, waitSeconds: number): { command: string; stdin: string } {
+export function renderWaitCommand(
+    g: GuestSpec,
+    hypervisorUser: string,
+    libvirtUri: string,
+    waitSeconds: number,
+): { command: string; stdin: string } {
     return renderNodeStep({
         script: loadHypervisorScript("wait-ssh.sh"),
         env: {

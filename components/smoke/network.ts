@@ -67,7 +67,10 @@ export class NetworkSmoke extends pulumi.ComponentResource {
                 renderNodeStep({
                     script: server,
                     args: [mode],
-                    env: mode === "start" ? { NORDSTACK_IPERF_BIND: addr, NORDSTACK_IPERF_PORT: port, NORDSTACK_IPERF_LIFETIME: String(lifetime) } : {},
+                    env:
+                        mode === "start"
+                            ? { NORDSTACK_IPERF_BIND: addr, NORDSTACK_IPERF_PORT: port, NORDSTACK_IPERF_LIFETIME: String(lifetime) }
+                            : {},
                     user: node.user,
                     timeoutSeconds: 60,
                 });
@@ -92,9 +95,8 @@ export class NetworkSmoke extends pulumi.ComponentResource {
             const steps = round.map((p) => {
                 const from = byName.get(p.from) as SmokeNodeArgs;
                 const to = byName.get(p.to) as SmokeNodeArgs;
-                const env = pulumi
-                    .all([to.node.privateAddress, from.linkSpeedMbps ?? -1, to.linkSpeedMbps ?? -1])
-                    .apply(([address, a, b]) =>
+                const env = pulumi.all([to.node.privateAddress, from.linkSpeedMbps ?? -1, to.linkSpeedMbps ?? -1]).apply(
+                    ([address, a, b]) =>
                         renderNodeStep({
                             script: smoke,
                             env: {
@@ -111,7 +113,7 @@ export class NetworkSmoke extends pulumi.ComponentResource {
                             user: from.node.user,
                             timeoutSeconds: duration + 90,
                         }).command,
-                    );
+                );
                 return new remote.Command(
                     `${name}-pair-${p.from}-${p.to}`,
                     {

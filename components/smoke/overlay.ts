@@ -59,7 +59,13 @@ export class OverlaySmoke extends pulumi.ComponentResource {
         // Not meshed (iperf3 must measure the overlay, not the proxies): out of the injector webhook's reach.
         const ns = new k8s.core.v1.Namespace(
             `${name}-ns`,
-            { metadata: { name: "nordstack-smoke", labels: { ...UNMESHED_NAMESPACE_LABELS }, annotations: { "linkerd.io/inject": "disabled" } } },
+            {
+                metadata: {
+                    name: "nordstack-smoke",
+                    labels: { ...UNMESHED_NAMESPACE_LABELS },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
             k,
         );
         const serverLabels = { "app.kubernetes.io/name": "nordstack-iperf3-server" };

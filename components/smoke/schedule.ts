@@ -60,7 +60,11 @@ export function smokePairs(nodes: ScheduleNode[], coverage: SmokeCoverage): Smok
  */
 export function scheduleRounds(nodes: ScheduleNode[], coverage: SmokeCoverage): SmokePair[][] {
     const pairs = smokePairs(nodes, coverage);
-    if (coverage === "full") return circleRounds(ringOrder(nodes).map((x) => x.name), pairs);
+    if (coverage === "full")
+        return circleRounds(
+            ringOrder(nodes).map((x) => x.name),
+            pairs,
+        );
     const rounds: SmokePair[][] = [];
     const busy: Set<string>[] = [];
     for (const p of pairs) {

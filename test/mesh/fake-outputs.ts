@@ -36,7 +36,9 @@ export function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string
             // Hex-only passwords (Consul's gossip key and bootstrap token): the fixed fake values, as hex.
             const i = args.inputs as { length: number; overrideSpecial?: string };
             if (i.overrideSpecial !== "0123456789abcdef") return {};
-            return { result: i.length === 64 ? Buffer.from(fake.gossipKey(args.name), "base64").toString("hex") : fake.uuid.replace(/-/g, "") };
+            return {
+                result: i.length === 64 ? Buffer.from(fake.gossipKey(args.name), "base64").toString("hex") : fake.uuid.replace(/-/g, ""),
+            };
         }
         case "kubernetes:helm.sh/v3:Release": {
             const i = args.inputs as { name: string; namespace: string; version: string };

@@ -36,7 +36,10 @@ describe("scripts/node/preflight.sh over SSH", () => {
     let lab: Lab;
     const script = loadNodeScript("preflight.sh");
     const preflight = (node: string, a: Omit<PreflightArgs, "node"> = {}, address?: string) =>
-        lab.step(node, renderNodeStep({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }));
+        lab.step(
+            node,
+            renderNodeStep({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }),
+        );
 
     before(() => (lab = Lab.up(2, 4)));
     after(() => lab?.down());
