@@ -39,7 +39,7 @@ function stdout(name: string): string {
     return "";
 }
 
-pulumi.runtime.setMocks(
+void pulumi.runtime.setMocks(
     {
         newResource: async (args) => {
             resources++;
