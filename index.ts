@@ -44,6 +44,7 @@ try {
         gatewayServerNames: cfg.getObject("gatewayServerNames"),
         gatewayReplicas: cfg.get("gatewayReplicas"),
         gatewayKeepalive: cfg.get("gatewayKeepalive"),
+        gatewayExpectedConcurrency: cfg.get("gatewayExpectedConcurrency"),
         gatewayMicroCacheSeconds: cfg.get("gatewayMicroCacheSeconds"),
         gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
         libvirt: cfg.getObject("libvirt"),

@@ -119,6 +119,8 @@ export interface GatewayConfig {
     serverNames: string[];
     replicas: number;
     keepalive: number;
+    /** Concurrent requests one gateway pod serves at peak; sizes the keepalive pools. */
+    expectedConcurrency: number;
     /** 0 = off. */
     microCacheSeconds: number;
     /** Per client address; 0 = off. */
@@ -195,6 +197,7 @@ export const DEFAULTS = {
     linkerdCertWarnDays: 60,
     gatewayReplicas: 2,
     gatewayKeepalive: 64,
+    gatewayExpectedConcurrency: 256,
 };
 
 const TOP_KEYS = [
@@ -230,6 +233,7 @@ const TOP_KEYS = [
     "gatewayServerNames",
     "gatewayReplicas",
     "gatewayKeepalive",
+    "gatewayExpectedConcurrency",
     "gatewayMicroCacheSeconds",
     "gatewayRateLimitPerSecond",
     "libvirt",
@@ -415,8 +419,14 @@ function parseGateway(r: Obj, hasServices: boolean, nodeCount: number, p: Proble
             "gatewayKeepalive",
             10000,
             DEFAULTS.gatewayKeepalive,
-            "size the idle upstream pool from the expected concurrency (0 turns keepalive off)",
+            "use the floor of the idle upstream pool per worker, e.g. 64 (0 turns keepalive off)",
         ),
+        expectedConcurrency: readInt(r, "gatewayExpectedConcurrency", "", p, {
+            min: 1,
+            max: 1000000,
+            default: DEFAULTS.gatewayExpectedConcurrency,
+            fix: "use the concurrent requests one gateway pod serves at peak, e.g. 256",
+        }),
         microCacheSeconds: int("gatewayMicroCacheSeconds", 3600, 0, "use seconds to cache identical GETs (0 = off)"),
         rateLimitPerSecond: int("gatewayRateLimitPerSecond", 1000000, 0, "use requests per second per client (0 = off)"),
     };

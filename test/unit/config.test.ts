@@ -100,6 +100,7 @@ describe("parsePlatformConfig accepts", () => {
             gatewayServerNames: [],
             gatewayReplicas: DEFAULTS.gatewayReplicas,
             gatewayKeepalive: DEFAULTS.gatewayKeepalive,
+            gatewayExpectedConcurrency: DEFAULTS.gatewayExpectedConcurrency,
             gatewayMicroCacheSeconds: 0,
             gatewayRateLimitPerSecond: 0,
             gatewayTlsCertificate: "",
