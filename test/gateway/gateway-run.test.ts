@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
-import { GatewayRoute, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
+import { GatewayRoute, keepalivePool, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
 import {
     freePort,
     hardNofile,
@@ -87,12 +87,14 @@ after(async () => {
 });
 
 describe("gateway on loopback (real nginx, two upstream processes)", () => {
-    it("(a) keepalive: 2,000 requests reuse a few dozen upstream connections; without the three lines, one per request", async (t) => {
+    it("(a) keepalive: 2,000 requests reuse a few dozen upstream connections; without the keepalive lines, one per request", async (t) => {
         const run = async (g: RunningNginx) =>
             counted([a, b], () => load({ port: g.port, path: "/api/inventory/items", total: 2000, concurrency: 16 }));
         const withKa = await run(await gateway("ka"));
         const without = await run(await gateway("noka", { keepalive: 0 }));
-        t.diagnostic(`keepalive 64: ${withKa.connections} upstream connections for 2000 requests in ${withKa.result.ms} ms`);
+        t.diagnostic(
+            `keepalive (pool ${keepalivePool({})}): ${withKa.connections} upstream connections for 2000 requests in ${withKa.result.ms} ms`,
+        );
         t.diagnostic(`without: ${without.connections} upstream connections for 2000 requests in ${without.result.ms} ms`);
 
         for (const r of [withKa, without]) {
