@@ -30,6 +30,8 @@
 #   BENCH_VARIANTS     subset/order of variants (default "project stock haproxy direct")
 #   BENCH_CANDIDATE    JSON of renderer inputs over the project's, e.g. '{"keepalive":64}':
 #                      adds a variant `candidate` (to measure one tuning choice, paired)
+#   BENCH_CANDIDATE_SED  a sed script applied to the candidate's rendered text, for directives
+#                      the renderer has no input for, e.g. 's/ reuseport;/;/' (implies a candidate)
 # Bounded: each run at most 10 s, the whole at most 5 minutes (refused otherwise).
 # Needs root (nginx workers switch to www-data), nginx, haproxy, wrk, curl, node.
 set -euo pipefail
@@ -42,6 +44,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64 256}
 THREADS=${BENCH_THREADS:-2}
 VARIANTS=${BENCH_VARIANTS:-project stock haproxy direct}
 CANDIDATE=${BENCH_CANDIDATE:-}
+CANDIDATE_SED=${BENCH_CANDIDATE_SED:-}
 HOST=api.bench.test
 URL_PATH=/api/bench/items
 PORT_A=18181
@@ -69,7 +72,7 @@ verify() {
     [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || fatal "BENCH_ROUNDS must be a positive integer"
     [[ $DURATION =~ ^[1-9][0-9]*$ && $DURATION -le 10 ]] || fatal "BENCH_DURATION must be 1 to 10 seconds"
     [[ $WARMUP =~ ^[0-9]+$ && $WARMUP -le 5 ]] || fatal "BENCH_WARMUP must be 0 to 5 seconds"
-    [ -z "$CANDIDATE" ] || VARIANTS="$VARIANTS candidate"
+    [ -z "$CANDIDATE$CANDIDATE_SED" ] || VARIANTS="$VARIANTS candidate"
     local nv nc estimate
     nv=$(wc -w <<<"$VARIANTS")
     nc=$(wc -w <<<"$CONNECTIONS")
@@ -386,7 +389,7 @@ main() {
         case $v in
         project) start project "$PORT_PROJECT" "$(render_project "$PORT_PROJECT" "$DIR/project")" nginx -p "$DIR/project" -c "$DIR/project/conf" ;;
         candidate)
-            start candidate "$PORT_CANDIDATE" "$(render_project "$PORT_CANDIDATE" "$DIR/candidate" "$CANDIDATE")" \
+            start candidate "$PORT_CANDIDATE" "$(render_project "$PORT_CANDIDATE" "$DIR/candidate" "$CANDIDATE" | sed -e "${CANDIDATE_SED:-}")" \
                 nginx -p "$DIR/candidate" -c "$DIR/candidate/conf"
             ;;
         stock) start stock "$PORT_STOCK" "$(render_stock "$PORT_STOCK" "$DIR/stock")" nginx -p "$DIR/stock" -c "$DIR/stock/conf" ;;
@@ -395,6 +398,10 @@ main() {
         *) fatal "unknown variant $v (project, stock, haproxy, direct)" ;;
         esac
     done
+    if [ -f "$DIR/project/conf" ] && [ -f "$DIR/candidate/conf" ]; then
+        info "candidate = project with: $(sed "s|$DIR/candidate/|$DIR/project/|; s|:$PORT_CANDIDATE|:$PORT_PROJECT|" "$DIR/candidate/conf" |
+            diff "$DIR/project/conf" - | grep '^[<>]' | tr -s ' ' | paste -sd ' ' -)"
+    fi
     : >"$DIR/results"
 
     local round c order vs n shift
