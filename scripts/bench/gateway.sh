@@ -352,10 +352,10 @@ summary() {
                     m++; pr[m] = byRound["project", c, parts[2]] / byRound["haproxy", c, parts[2]]
                     pp[m] = p99Round["project", c, parts[2]] / p99Round["haproxy", c, parts[2]]
                 }
-                printf "c%d ratios of the medians: project/haproxy req/s %.2f, p99 %.2f; project/stock req/s %.2f; project/direct req/s %.2f; paired per round (median of %d): req/s %.2f, p99 %.2f\n", \
-                    c, med["project", c] / med["haproxy", c], mp99["project", c] / mp99["haproxy", c], \
-                    (("stock" SUBSEP c) in med) ? med["project", c] / med["stock", c] : 0, \
-                    (("direct" SUBSEP c) in med) ? med["project", c] / med["direct", c] : 0, m, median(pr, m), median(pp, m)
+                extra = ""
+                if (("stock" SUBSEP c) in med) extra = extra sprintf("; project/stock req/s %.2f", med["project", c] / med["stock", c])
+                if (("direct" SUBSEP c) in med) extra = extra sprintf("; project/direct req/s %.2f", med["project", c] / med["direct", c])
+                printf "c%d project/haproxy paired per round (median of %d): req/s %.2f, p99 %.2f%s\n", c, m, median(pr, m), median(pp, m), extra
                 if (("candidate" SUBSEP c) in n) {
                     m = 0
                     for (rc in rounds) {
