@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
-# PostgreSQL and Redis running the rendered configs, wrk for the gateway
-# benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
+# PostgreSQL and Redis running the rendered configs, wrk and HAProxy for the
+# gateway benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
 # and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
@@ -30,6 +30,7 @@ DEPS=(
     "curl:curl"
     "sudo:sudo"
     "wrk:wrk"
+    "haproxy:haproxy"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"
     "virt-qemu-run:libvirt-daemon-driver-qemu"
