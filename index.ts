@@ -46,6 +46,11 @@ try {
         gatewayKeepalive: cfg.get("gatewayKeepalive"),
         gatewayMicroCacheSeconds: cfg.get("gatewayMicroCacheSeconds"),
         gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
+        firewallEnabled: cfg.get("firewallEnabled"),
+        sshAllowFrom: cfg.getObject("sshAllowFrom"),
+        apiAllowFrom: cfg.getObject("apiAllowFrom"),
+        firewallExtraPublicPorts: cfg.getObject("firewallExtraPublicPorts"),
+        firewallConfirmSeconds: cfg.get("firewallConfirmSeconds"),
         libvirt: cfg.getObject("libvirt"),
         services: cfg.getObject("services"),
     });

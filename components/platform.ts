@@ -4,6 +4,7 @@ import type { PlatformConfig } from "./config";
 import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
+import { Firewall } from "./host/firewall";
 import { Cluster } from "./k3s/cluster";
 import { NetworkSmoke } from "./smoke/network";
 import { OverlaySmoke } from "./smoke/overlay";
@@ -37,6 +38,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly nodeSource: NodeSource;
     public readonly preflight: Record<string, Preflight> = {};
     public readonly tuning: Record<string, HostTuning> = {};
+    /** Per node: the nftables firewall (empty when `firewallEnabled` is false). */
+    public readonly firewall: Record<string, Firewall> = {};
     /** Per node: name, role, region and addresses (no secrets). */
     public readonly nodes: pulumi.Output<{ name: string; role: string; region: string; publicAddress: string; privateAddress: string }[]>;
     /** Per node: what preflight found (OS, virtualization, interface, MTU, modules). */
@@ -133,8 +136,32 @@ export class Platform extends pulumi.ComponentResource {
             .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
             .apply((entries) => Object.fromEntries(entries));
 
-        // 7a host-level smoke tests, right after tuning: a bad network stops before k3s
-        const tuned = Object.values(this.tuning).map((t) => t.command);
+        // 4 firewall, per node, after its tuning: cluster ports from the private network only
+        if (cfg.firewall.enabled) {
+            const privateSources = this.nodeSource.nodes.map((n) => n.privateAddress);
+            for (const node of this.nodeSource.nodes) {
+                this.firewall[node.name] = new Firewall(
+                    `${name}-firewall-${node.name}`,
+                    {
+                        node,
+                        privateInterface: this.preflight[node.name].result.privateInterface,
+                        privateSources,
+                        sshPort: cfg.nodes.find((n) => n.name === node.name)?.port ?? cfg.ssh.port,
+                        sshAllowFrom: cfg.firewall.sshAllowFrom,
+                        apiAllowFrom: cfg.firewall.apiAllowFrom,
+                        // Gateway pods may land on any node (anti-affinity, no node selector).
+                        gateway: cfg.k3s.enabled && cfg.services.length > 0,
+                        extraPublicPorts: cfg.firewall.extraPublicPorts,
+                        flannelBackend: cfg.k3s.flannelBackend,
+                        confirmSeconds: cfg.firewall.confirmSeconds,
+                    },
+                    { parent: this, dependsOn: [this.tuning[node.name].command] },
+                );
+            }
+        }
+
+        // 7a host-level smoke tests, right after tuning and the firewall: a bad network stops before k3s
+        const tuned = [...Object.values(this.tuning).map((t) => t.command), ...Object.values(this.firewall).map((f) => f.confirm)];
         let smoke: NetworkSmoke | undefined;
         if (args.smokeRunId !== undefined && this.nodeSource.nodes.length > 1) {
             smoke = new NetworkSmoke(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
-# iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, nftables
+# for the node firewall (per lab namespace), nginx,
 # PostgreSQL and Redis running the rendered configs, wrk for the gateway
 # benchmark, and the shell linter.
 #
@@ -20,6 +21,8 @@ DEPS=(
     "tracepath:iputils-tracepath"
     "iperf3:iperf3"
     "sysctl:procps"
+    "nft:nftables"
+    "flock:util-linux"
     "shellcheck:shellcheck"
     "openssl:openssl"
     "nginx:nginx"

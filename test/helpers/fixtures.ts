@@ -5,6 +5,8 @@ export function rawConfig(overrides: Record<string, unknown> = {}): Record<strin
     return {
         sshPrivateKeySecret: true,
         gatewayServerNames: ["api.nordstack.example"],
+        // The deploy machine (a documentation address): Pulumi reaches the API through the firewall.
+        apiAllowFrom: ["198.51.100.7/32"],
         nodes: [
             { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5" },
             { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6" },

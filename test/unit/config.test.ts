@@ -104,6 +104,10 @@ describe("parsePlatformConfig accepts", () => {
             gatewayRateLimitPerSecond: 0,
             gatewayTlsCertificate: "",
             allowVirtualization: [],
+            firewallEnabled: DEFAULTS.firewallEnabled,
+            sshAllowFrom: [],
+            apiAllowFrom: [],
+            firewallConfirmSeconds: DEFAULTS.firewallConfirmSeconds,
         };
         for (const [key, spec] of Object.entries(project.config) as [string, { default: unknown; description: string; type: string }][]) {
             assert.ok(spec.description && spec.description.length > 20, `${key} needs a description`);
