@@ -388,9 +388,11 @@ function parseFirewall(r: Obj, apiHost: string | undefined, nodes: NodeConfig[],
             if (!isObject(item)) return p.add(at, "must be a map with port and protocol (tcp or udp)");
             checkKnownKeys(item, ["port", "protocol"], at, p);
             const port = readInt(item, "port", at, p, { min: 1, max: 65535, fix: "use a port number 1–65535" });
-            if (port === undefined) return item.port === undefined ? p.add(join(at, "port"), "is required; set the port to open") : undefined;
+            if (port === undefined)
+                return item.port === undefined ? p.add(join(at, "port"), "is required; set the port to open") : undefined;
             const protocol = readString(item, "protocol", at, p, { default: "tcp" });
-            if (protocol !== "tcp" && protocol !== "udp") return p.add(join(at, "protocol"), `must be tcp or udp, got ${JSON.stringify(protocol)}`);
+            if (protocol !== "tcp" && protocol !== "udp")
+                return p.add(join(at, "protocol"), `must be tcp or udp, got ${JSON.stringify(protocol)}`);
             const clash = clusterPortClash({ port, protocol });
             if (clash) {
                 return p.add(
@@ -399,7 +401,8 @@ function parseFirewall(r: Obj, apiHost: string | undefined, nodes: NodeConfig[],
                         (clash.from === 6443 ? "to reach the API from outside list your address in apiAllowFrom" : "pick another port"),
                 );
             }
-            if (extraPublicPorts.some((x) => x.port === port && x.protocol === protocol)) return p.add(at, `${port}/${protocol} is listed twice`);
+            if (extraPublicPorts.some((x) => x.port === port && x.protocol === protocol))
+                return p.add(at, `${port}/${protocol} is listed twice`);
             extraPublicPorts.push({ port, protocol });
         });
     }

@@ -182,7 +182,8 @@ export function clusterPortClash(p: PublicPort): ClusterPort | undefined {
  * would forward them to a pod (forwarded traffic never reaches `input`).
  */
 export function renderFirewallRules(a: FirewallRulesArgs): string {
-    if (!Number.isInteger(a.sshPort) || a.sshPort < 1 || a.sshPort > 65535) throw new Error(`firewall: SSH port ${a.sshPort} is not 1–65535`);
+    if (!Number.isInteger(a.sshPort) || a.sshPort < 1 || a.sshPort > 65535)
+        throw new Error(`firewall: SSH port ${a.sshPort} is not 1–65535`);
     if (!/^[a-zA-Z0-9_.@-]{1,15}$/.test(a.privateInterface)) {
         throw new Error(`firewall: ${JSON.stringify(a.privateInterface)} is not an interface name`);
     }
@@ -203,7 +204,10 @@ export function renderFirewallRules(a: FirewallRulesArgs): string {
                   ...(ssh.v4.length ? [`tcp dport ${a.sshPort} ip saddr @ssh_allow4 accept`] : []),
                   ...(ssh.v6.length ? [`tcp dport ${a.sshPort} ip6 saddr @ssh_allow6 accept`] : []),
               ];
-    const publicTcp = [...(a.gateway ? [80, 443] : []), ...(a.extraPublicPorts ?? []).filter((p) => p.protocol === "tcp").map((p) => p.port)];
+    const publicTcp = [
+        ...(a.gateway ? [80, 443] : []),
+        ...(a.extraPublicPorts ?? []).filter((p) => p.protocol === "tcp").map((p) => p.port),
+    ];
     const publicUdp = (a.extraPublicPorts ?? []).filter((p) => p.protocol === "udp").map((p) => p.port);
     const fromPrivate = [
         ...(priv.v4.length ? [`iifname ${iface} ip saddr @private4`] : []),

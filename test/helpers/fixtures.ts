@@ -43,3 +43,8 @@ export function preflightJson(hostname: string, mtu = 1500): string {
         ok: true,
     });
 }
+
+/** What `firewall.sh confirm` prints on a node that took the rules. */
+export function firewallConfirmJson(changed = true): string {
+    return JSON.stringify({ changed, confirmed: true, hash: "0".repeat(64) });
+}
