@@ -178,8 +178,11 @@ export function clusterPortClash(p: PublicPort): ClusterPort | undefined {
  * extra public ports; from the private network (its interface AND a peer's
  * address, so a spoofed private source on a public interface is dropped) the
  * cluster ports and ping; from the pod network everything. A prerouting chain
- * drops new connections to NodePorts from outside before kube-proxy's DNAT
- * would forward them to a pod (forwarded traffic never reaches `input`).
+ * (forwarded traffic never reaches `input`) drops, for new connections from
+ * outside, NodePorts before kube-proxy's DNAT would forward them to a pod, and
+ * any packet to an address that is not the node's own: a neighbour routing the
+ * pod or Service network through the node gets nothing. Gateway hostPorts pass:
+ * they are addressed to the node and DNATed after this chain.
  */
 export function renderFirewallRules(a: FirewallRulesArgs): string {
     if (!Number.isInteger(a.sshPort) || a.sshPort < 1 || a.sshPort > 65535)
@@ -251,6 +254,8 @@ export function renderFirewallRules(a: FirewallRulesArgs): string {
         `iifname ${overlay} return`,
         ...fromPrivate.map((m) => `${m} return`),
         `fib daddr type local meta l4proto { tcp, udp } th dport ${NODEPORT_RANGE.from}-${NODEPORT_RANGE.to} drop`,
+        "# from outside, only the node itself: nothing routed through it to pod or Service addresses",
+        "fib daddr type unicast drop",
     ];
     const chain = (name: string, rules: string[]) => [`\tchain ${name} {`, ...rules.map((r) => `\t\t${r}`), "\t}"];
     return [

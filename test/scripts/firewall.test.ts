@@ -1,9 +1,10 @@
 // The real firewall script over real SSH on lab hosts, with the rules the
 // Firewall component renders. node1 is the host under test; the machine's side
-// of the lab bridge (10.198.20.1, also the SSH client) is the public side, and
-// node2 is a private-network peer: on this one-interface lab the private
-// network is told apart by source address (the node list), as on a VPS whose
-// provider puts public and private addresses on one NIC.
+// of the lab bridge (10.198.20.1, also the SSH client) is the public side,
+// node2 is a private-network peer, and node3 a public neighbour that is no
+// cluster member. On this one-interface lab the private network is told apart
+// by source address (the node list), as on a VPS whose provider puts public and
+// private addresses on one NIC; the interface match is the same interface.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -45,11 +46,12 @@ Promise.all(targets.map((x) => { const [proto, port] = x.split(":"); return (pro
     .then((rs) => console.log(JSON.stringify(Object.fromEntries(rs))));
 `;
 
-const ALL_TARGETS = ["tcp:22", "tcp:30081", ...TCP_PORTS.map((p) => `tcp:${p}`), ...UDP_PORTS.map((p) => `udp:${p}`)];
+// 30081: a NodePort DNAT to sshd; 8080: a hostPort-like DNAT to a workload on node2 (forwarded).
+const ALL_TARGETS = ["tcp:22", "tcp:30081", "tcp:8080", ...TCP_PORTS.map((p) => `tcp:${p}`), ...UDP_PORTS.map((p) => `udp:${p}`)];
 
 describe("scripts/node/firewall.sh over SSH", () => {
     let lab: Lab;
-    let listener: ChildProcess | undefined;
+    const listeners: ChildProcess[] = [];
     let node1: string;
     let node2: string;
     let tester: string;
@@ -76,10 +78,23 @@ describe("scripts/node/firewall.sh over SSH", () => {
     const nft = (...args: string[]) => lab.netns("node1", "nft", ...args);
     const ourTable = () => spawnSync("ip", ["netns", "exec", lab.host("node1").netns, "nft", "-s", "list", "table", "inet", "nordstack"]);
     const foreignTables = () => nft("-s", "list", "table", "ip", "hostfw") + nft("-s", "list", "table", "ip", "kubesim");
-    const probe = (from: "public" | "private", targets = ALL_TARGETS): Record<string, boolean> => {
-        const cmd = [process.execPath, "-e", PROBE, node1, ...targets];
-        const out = from === "public" ? execFileSync(cmd[0], cmd.slice(1), { encoding: "utf8" }) : lab.netns("node2", ...cmd);
+    const probe = (from: "public" | "private" | "outside", targets = ALL_TARGETS, host = node1): Record<string, boolean> => {
+        const cmd = [process.execPath, "-e", PROBE, host, ...targets];
+        const out =
+            from === "public"
+                ? execFileSync(cmd[0], cmd.slice(1), { encoding: "utf8" })
+                : lab.netns(from === "private" ? "node2" : "node3", ...cmd);
         return JSON.parse(out) as Record<string, boolean>;
+    };
+    const listen = async (node: string, tcp: number[], udp: number[]): Promise<ChildProcess> => {
+        const child = spawn("ip", ["netns", "exec", lab.host(node).netns, process.execPath, "-e", LISTENER, tcp.join(","), udp.join(",")], {
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        await new Promise<void>((resolve, reject) => {
+            child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+            child.once("exit", (code) => reject(new Error(`stand-in listeners on ${node} exited ${code}`)));
+        });
+        return child;
     };
     const answering = (r: Record<string, boolean>) =>
         Object.keys(r)
@@ -103,7 +118,7 @@ describe("scripts/node/firewall.sh over SSH", () => {
             );
 
     before(async () => {
-        lab = Lab.up(2, LAB_ID);
+        lab = Lab.up(3, LAB_ID);
         node1 = lab.host("node1").address;
         node2 = lab.host("node2").address;
         tester = node1.replace(/\.\d+$/, ".1");
@@ -118,25 +133,31 @@ table ip kubesim {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         tcp dport 30081 dnat to ${node1}:22
+        tcp dport 8080 dnat to ${node2}:6443
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        ip daddr ${node2} tcp dport 6443 masquerade
     }
 }
 `,
         });
-        foreign = foreignTables();
-        listener = spawn(
-            "ip",
-            ["netns", "exec", lab.host("node1").netns, process.execPath, "-e", LISTENER, TCP_PORTS.join(","), UDP_PORTS.join(",")],
-            {
-                stdio: ["ignore", "pipe", "inherit"],
-            },
+        // node1 routes (per-namespace sysctls); node3 sends node2's traffic through node1 and ignores redirects.
+        lab.netns(
+            "node1",
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.send_redirects=0",
+            "net.ipv4.conf.eth0.send_redirects=0",
         );
-        await new Promise<void>((resolve, reject) => {
-            listener!.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
-            listener!.once("exit", (code) => reject(new Error(`stand-in listeners exited ${code}`)));
-        });
+        lab.netns("node3", "sysctl", "-qw", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.conf.eth0.accept_redirects=0");
+        lab.netns("node3", "ip", "route", "add", `${node2}/32`, "via", node1);
+        foreign = foreignTables();
+        listeners.push(await listen("node1", TCP_PORTS, UDP_PORTS), await listen("node2", [6443], []));
     });
     after(() => {
-        listener?.kill();
+        for (const l of listeners) l.kill();
         lab?.down();
     });
 
@@ -144,6 +165,8 @@ table ip kubesim {
         assert.deepEqual(answering(probe("public")), [...ALL_TARGETS].sort());
         assert.deepEqual(answering(probe("private")), [...ALL_TARGETS].sort());
         assert.equal(ping("public"), true);
+        assert.ok(lab.netns("node3", "ip", "route", "get", node2).includes(`via ${node1} `), "node3 routes node2 via node1");
+        assert.deepEqual(probe("outside", ["tcp:6443"], node2), { "tcp:6443": true }, "node3 reaches node2 through node1");
     });
 
     it("apply loads the rules with a rollback armed; confirm over a new connection cancels it", async () => {
@@ -171,9 +194,19 @@ table ip kubesim {
     it("from the public side only SSH, 80/443 and the extra public port answer; no ping", () => {
         const r = probe("public");
         console.log(`# public side: ${answering(r).join(" ")}`);
-        assert.deepEqual(answering(r), ["tcp:22", "tcp:443", "tcp:80", "tcp:8443"]);
+        assert.deepEqual(answering(r), ["tcp:22", "tcp:443", "tcp:80", "tcp:8080", "tcp:8443"]);
         assert.equal(r["tcp:30081"], false, "a NodePort is dropped before kube-proxy's DNAT");
+        assert.equal(r["tcp:8080"], true, "a hostPort-like DNAT to a workload (the gateway's path) still answers");
         assert.equal(ping("public"), false);
+    });
+
+    it("from a public neighbour nothing is routed through the node; its public ports still answer", () => {
+        assert.deepEqual(probe("outside", ["tcp:6443"], node2), { "tcp:6443": false }, "node3 -> node1 -> node2 is dropped");
+        assert.deepEqual(answering(probe("outside", ["tcp:22", "tcp:80", "tcp:8080", "tcp:6443", "tcp:10250"])), [
+            "tcp:22",
+            "tcp:80",
+            "tcp:8080",
+        ]);
     });
 
     it("from the private network the cluster ports answer too, and ping", () => {
@@ -187,6 +220,7 @@ table ip kubesim {
                 "tcp:30080",
                 "tcp:30081",
                 "tcp:443",
+                "tcp:8080",
                 "tcp:5201",
                 "tcp:6443",
                 "tcp:80",
@@ -243,7 +277,7 @@ table ip kubesim {
         assert.equal(c.code, 1);
         assert.match(c.stderr, /rolled back at \S+: no new SSH connection confirmed them in time.*check sshAllowFrom/);
         assert.equal(ourTable().stdout.toString(), before, "the previous rules of our table are back, not just removed");
-        assert.deepEqual(answering(probe("public")), ["tcp:22", "tcp:443", "tcp:80", "tcp:8443"]);
+        assert.deepEqual(answering(probe("public")), ["tcp:22", "tcp:443", "tcp:80", "tcp:8080", "tcp:8443"]);
         assert.equal(foreignTables(), foreign);
     });
 

@@ -68,6 +68,7 @@ describe("renderFirewallRules", () => {
             'iifname { "cni0", "flannel.1", "flannel-v6.1", "flannel-wg", "flannel-wg-v6" } return',
             'iifname "eth1" ip saddr @private4 return',
             "fib daddr type local meta l4proto { tcp, udp } th dport 30000-32767 drop",
+            "fib daddr type unicast drop",
         ]);
     });
 
