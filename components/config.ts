@@ -341,7 +341,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const smoke = parseSmoke(r, p);
     const mesh = parseMesh(r, p);
     const gateway = parseGateway(r, services.length > 0, nodes.length, p);
-    const firewall = parseFirewall(r, k3s.enabled ? (k3s.apiHost ?? nodes.find((n) => n.role === "server")?.host) : undefined, nodes, p);
+    const firewall = parseFirewall(r, k3s.enabled ? (k3s.apiHost ?? nodes.find((n) => n.role === "server")?.host) : undefined, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -367,7 +367,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
 }
 
 /** `apiHost`: where Pulumi reaches the Kubernetes API (undefined without k3s). */
-function parseFirewall(r: Obj, apiHost: string | undefined, nodes: NodeConfig[], p: Problems): FirewallConfig {
+function parseFirewall(r: Obj, apiHost: string | undefined, p: Problems): FirewallConfig {
     const enabled = readBool(r, "firewallEnabled", "", p, DEFAULTS.firewallEnabled);
     const cidrs = (key: string, example: string): string[] =>
         readStringList(r, key, "", p, []).flatMap((v, i) => {
@@ -412,13 +412,14 @@ function parseFirewall(r: Obj, apiHost: string | undefined, nodes: NodeConfig[],
         default: DEFAULTS.firewallConfirmSeconds,
         fix: "use 10–120 seconds (SSH dial retries must outlast it, so the failure is reported after the rollback)",
     });
-    // Pulumi's kubernetes provider talks to apiHost:6443; with the firewall that is a private port.
-    if (enabled && apiHost !== undefined && apiAllowFrom.length === 0 && nodes.some((n) => n.host === apiHost)) {
+    // Pulumi's kubernetes provider talks to apiHost:6443, which the firewall admits only from the nodes
+    // themselves (their private addresses) and apiAllowFrom: even a deploy machine on a VPN must be listed.
+    if (enabled && apiHost !== undefined && apiAllowFrom.length === 0 && !/^(127\.|::1$|localhost$)/.test(apiHost)) {
         p.add(
             "apiAllowFrom",
-            `the firewall keeps the Kubernetes API (6443) on the private network, but Pulumi reaches it at ${apiHost}, a node's public ` +
-                "address; list your deploy machine's address (e.g. [198.51.100.7/32]), or set k3sApiHost to an address you reach " +
-                "over the private network (VPN), or set firewallEnabled: false",
+            `the firewall admits the Kubernetes API (6443) only from the nodes' private addresses, but Pulumi reaches it at ` +
+                `${apiHost} from this machine; list this machine's address as the servers see it (e.g. [198.51.100.7/32], ` +
+                "or its VPN address), or set firewallEnabled: false",
         );
     }
     return { enabled, sshAllowFrom, apiAllowFrom, extraPublicPorts, confirmSeconds };

@@ -108,12 +108,16 @@ describe("firewall config", () => {
         expectProblem(
             raw,
             "apiAllowFrom",
-            /Pulumi reaches it at 203\.0\.113\.11, a node's public address; list your deploy machine's address/,
+            /only from the nodes' private addresses, but Pulumi reaches it at 203\.0\.113\.11 from this machine/,
         );
-        expectProblem({ ...raw, k3sApiHost: "203.0.113.12" }, "apiAllowFrom", /at 203\.0\.113\.12/);
-        // Reached over the private network (VPN), without the firewall, or without k3s: fine.
-        assert.deepEqual(problems({ ...raw, k3sApiHost: "10.10.0.5" }), []);
-        assert.deepEqual(problems({ ...raw, k3sApiHost: "api.internal.example" }), []);
+        // Even over a VPN to a private address: the deploy machine is no node.
+        expectProblem(
+            { ...raw, k3sApiHost: "10.10.0.5" },
+            "apiAllowFrom",
+            /at 10\.10\.0\.5 from this machine; list this machine's address/,
+        );
+        // Pulumi on a server itself, without the firewall, or without k3s: fine.
+        assert.deepEqual(problems({ ...raw, k3sApiHost: "127.0.0.1" }), []);
         assert.deepEqual(problems({ ...raw, firewallEnabled: false }), []);
         assert.deepEqual(problems({ ...raw, k3sEnabled: false }), []);
     });
