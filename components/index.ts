@@ -6,6 +6,16 @@ export { ExistingHosts, ExistingHostsArgs, ExistingHostArgs, JumpHostArgs, NodeS
 export { Preflight, PreflightArgs, preflightEnv } from "./host/preflight";
 export { PreflightResult, parsePreflightOutput, crossNodeProblems } from "./host/preflight-checks";
 export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuning";
+export { Firewall, FirewallArgs, FirewallResult, rulesHash } from "./host/firewall";
+export {
+    renderFirewallRules,
+    FirewallRulesArgs,
+    PublicPort,
+    CLUSTER_PORTS,
+    OVERLAY_INTERFACES,
+    FIREWALL_TABLE,
+    parseCidr,
+} from "./host/firewall-rules";
 export { renderScriptCommand, shellQuote, loadNodeScript } from "./host/remote-script";
 export { Cluster, ClusterArgs, ClusterNodeArgs, ClusterNodeResources } from "./k3s/cluster";
 export { overlayMtu, renderK3sConfig, rewriteKubeconfig, apiUrl, BACKEND_OVERHEAD, K3sRole } from "./k3s/render";
