@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import type { FlannelBackend } from "../config";
 import type { NodeHandle } from "../nodes/source";
 import { PublicPort, renderFirewallRules } from "./firewall-rules";
-import { contentHash, loadNodeScript, parseLastJsonLine, renderScriptCommand } from "./remote-script";
+import { contentHash, loadNodeScript, parseLastJsonLine, renderNodeStep } from "./remote-script";
 
 export interface FirewallArgs {
     node: NodeHandle;
@@ -68,7 +68,7 @@ export class Firewall extends pulumi.ComponentResource {
         const script = loadNodeScript("firewall.sh");
         const timeoutSeconds = args.timeoutSeconds ?? 120;
         const run = (mode: string, env: Record<string, string> = {}): string =>
-            renderScriptCommand({ script, args: [mode], env, user: args.node.user, timeoutSeconds });
+            renderNodeStep({ script, args: [mode], env, user: args.node.user, timeoutSeconds }).command;
 
         this.rules = pulumi.all([args.privateInterface, pulumi.all(args.privateSources)]).apply(([privateInterface, privateSources]) => {
             try {
@@ -90,7 +90,8 @@ export class Firewall extends pulumi.ComponentResource {
         const apply = this.rules.apply((rules) =>
             run("apply", { NORDSTACK_FW_RULES: rules, NORDSTACK_FW_CONFIRM_SECONDS: String(confirmSeconds) }),
         );
-        const triggers = [contentHash(script), this.rules];
+        // A replaced machine (new identity) gets its firewall again, like its tuning.
+        const triggers = [contentHash(script), this.rules, ...(args.node.identity ? [args.node.identity] : [])];
         this.command = new remote.Command(
             `${name}-rules`,
             {
@@ -98,6 +99,7 @@ export class Firewall extends pulumi.ComponentResource {
                 create: apply,
                 update: apply,
                 delete: run("revert"),
+                stdin: script,
                 triggers,
                 logging: "stderr",
                 addPreviousOutputInEnv: false,
@@ -113,6 +115,7 @@ export class Firewall extends pulumi.ComponentResource {
                 connection: args.node.connection,
                 create: confirm,
                 update: confirm,
+                stdin: script,
                 triggers,
                 logging: "stderr",
                 addPreviousOutputInEnv: false,

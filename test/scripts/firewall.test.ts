@@ -9,10 +9,10 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { Lab, TEST_SSH_OPTIONS } from "../helpers/lab";
-import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { FirewallRulesArgs, renderFirewallRules } from "../../components/host/firewall-rules";
 import { rulesHash } from "../../components/host/firewall";
-import { judgePairs, parseSmokeOutput } from "../../components/smoke/results";
+import { parseSmokeOutput } from "../../components/smoke/results";
 
 const script = loadNodeScript("firewall.sh");
 const LAB_ID = 20;
@@ -72,7 +72,7 @@ describe("scripts/node/firewall.sh over SSH", () => {
         ...over,
     });
     const run = (mode: string, env: Record<string, string> = {}) =>
-        lab.ssh("node1", renderScriptCommand({ script, args: [mode], env, user: "root", timeoutSeconds: 60 }));
+        lab.step("node1", renderNodeStep({ script, args: [mode], env, user: "root", timeoutSeconds: 60 }));
     const apply = (rules: string, seconds = CONFIRM_SECONDS) =>
         run("apply", { NORDSTACK_FW_RULES: rules, NORDSTACK_FW_CONFIRM_SECONDS: String(seconds) });
     const confirm = (rules: string) => run("confirm", { NORDSTACK_FW_HASH: rulesHash(rules) });
@@ -240,9 +240,9 @@ table ip kubesim {
     it("the network smoke test passes through the firewall from the private peer, and not from outside", () => {
         const server = loadNodeScript("iperf3-server.sh");
         const serve = (mode: string) =>
-            lab.ssh(
+            lab.step(
                 "node1",
-                renderScriptCommand({
+                renderNodeStep({
                     script: server,
                     args: [mode],
                     env: mode === "start" ? { NORDSTACK_IPERF_BIND: node1, NORDSTACK_IPERF_LIFETIME: "60" } : {},
@@ -251,11 +251,19 @@ table ip kubesim {
             );
         assert.equal(serve("start").code, 0);
         try {
-            const r = lab.ssh(
+            const r = lab.step(
                 "node2",
-                renderScriptCommand({
+                renderNodeStep({
                     script: loadNodeScript("net-smoke.sh"),
-                    env: { NORDSTACK_PEERS: `node1=${node1}`, NORDSTACK_EXPECTED_MTU: "1500", NORDSTACK_IPERF_DURATION: "1" },
+                    env: {
+                        NORDSTACK_SELF_NAME: "node2",
+                        NORDSTACK_PEER_NAME: "node1",
+                        NORDSTACK_PEER_ADDRESS: node1,
+                        NORDSTACK_EXPECTED_MTU: "1500",
+                        NORDSTACK_MIN_GBPS: "0.1",
+                        NORDSTACK_MAX_RETRANSMIT_RATE: "1",
+                        NORDSTACK_IPERF_DURATION: "1",
+                    },
                     user: "root",
                     timeoutSeconds: 60,
                 }),
@@ -264,10 +272,7 @@ table ip kubesim {
             assert.equal(r.code, 0, r.stderr);
             const [pair] = parseSmokeOutput(r.stdout);
             assert.equal(pair.pathMtu, 1500, "the path-MTU probe's pings get through");
-            assert.deepEqual(
-                judgePairs([pair], { minGbps: 0.1, minLinkFraction: 0, maxRetransmits: 1e9 }, { node1: 1500, node2: 1500 }),
-                [],
-            );
+            assert.ok(pair.gbps > 0.1, `iperf3 through the firewall: ${pair.gbps} Gbit/s`);
             console.log(`# smoke through the firewall, node2 -> node1: ${pair.gbps} Gbit/s, path MTU ${pair.pathMtu}`);
             const outside = spawnSync("iperf3", ["-c", node1, "-t", "1", "--connect-timeout", "1000"], {
                 encoding: "utf8",
