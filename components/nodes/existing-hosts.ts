@@ -84,7 +84,7 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
             );
         }
         if (unpinned.length > 0) {
-            pulumi.log.warn(
+            void pulumi.log.warn(
                 `insecureSkipHostKeyVerification: the SSH host keys of ${unpinned.join(", ")} are NOT verified; ` +
                     "whoever answers these connections receives the cluster token. Pin them with ssh-keyscan -t ed25519 HOST.",
                 this,

@@ -114,7 +114,7 @@ describe("k3s node scripts over SSH (stand-in k3s that restarts like the real in
             embeddedEtcd: false,
             labels,
         });
-    const binaries = { [V1]: standInK3s(V1), [V2]: standInK3s(V2) };
+    const binaries: Record<string, string> = { [V1]: standInK3s(V1), [V2]: standInK3s(V2) };
     let version = V1;
     const airgapSums = () => `k3s=${sha(binaries[version])} images.tar.zst=${sha("stand-in images")} install.sh=${sha(STAND_IN_INSTALLER)}`;
     const env = (over: Record<string, string> = {}) => ({
