@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
-import { config, firewallConfirmJson, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 import { rulesHash } from "../../components/host/firewall";
 
@@ -61,8 +61,11 @@ describe("Firewall in the Platform graph (mocks)", () => {
         const create = await value(rules.props.create as pulumi.Output<string>);
         assert.equal(create, await value(rules.props.update as pulumi.Output<string>));
         assert.match(create, /^timeout -k 10 120 env NORDSTACK_FW_RULES='# Managed by nordstack \(node agent\)/);
-        assert.match(create, /NORDSTACK_FW_CONFIRM_SECONDS=60 bash -s -- apply <<'NORDSTACK_SCRIPT_/);
-        assert.match(await value(rules.props.delete as string), /bash -s -- revert <<'NORDSTACK_SCRIPT_/);
+        assert.match(create, /NORDSTACK_FW_CONFIRM_SECONDS=60 bash -s -- apply$/);
+        assert.match(await value(rules.props.delete as string), /^timeout -k 10 120 env bash -s -- revert$/);
+        // The script travels on stdin, for every step (the command line stays short).
+        assert.match(await value(rules.props.stdin as string), /^#!\/usr\/bin\/env bash\n# nordstack node firewall/);
+        assert.equal(await value(confirm.props.stdin as string), await value(rules.props.stdin as string));
         assert.equal(rules.props.logging, "stderr");
         assert.equal(rules.props.addPreviousOutputInEnv, false);
         assert.equal(confirm.props.addPreviousOutputInEnv, false);
@@ -70,11 +73,12 @@ describe("Firewall in the Platform graph (mocks)", () => {
         const text = await value(platform.firewall["osl-2"].rules);
         assert.match(
             await value(confirm.props.create as pulumi.Output<string>),
-            new RegExp(`NORDSTACK_FW_HASH=${rulesHash(text)} bash -s -- confirm`),
+            new RegExp(`^timeout -k 10 120 env NORDSTACK_FW_HASH=${rulesHash(text)} bash -s -- confirm$`),
         );
         const triggers = await value(rules.props.triggers as pulumi.Output<unknown[]>);
-        assert.equal(triggers.length, 2);
-        assert.equal(triggers[1], text, "triggers: the script's hash and the rendered rules");
+        assert.equal(triggers.length, 3);
+        assert.equal(triggers[1], text, "triggers: the script's hash, the rendered rules and the machine's identity");
+        assert.equal(triggers[2], hostKeyOf("osl-2"), "a replaced machine (new host key) gets its firewall again");
         // Every node's private address, on the interface preflight found; 80/443 since services exist.
         assert.match(text, /elements = \{ 10\.10\.0\.5, 10\.10\.0\.6, 10\.10\.0\.7 \}/);
         assert.match(text, /iifname "eth1" ip saddr @private4 jump from_private/);
@@ -85,8 +89,16 @@ describe("Firewall in the Platform graph (mocks)", () => {
     });
 
     it("a new node's address reaches every node's rules; sshAllowFrom, ports and timeout pass through", async () => {
-        const nodes = [...config().nodes.map((n) => ({ name: n.name, role: n.role, host: n.host, privateAddress: n.privateAddress }))];
-        nodes.push({ name: "osl-4", role: "agent", host: "203.0.113.14", privateAddress: "10.10.0.8" });
+        const nodes = [
+            ...config().nodes.map((n) => ({
+                name: n.name,
+                role: n.role,
+                host: n.host,
+                privateAddress: n.privateAddress,
+                hostKey: n.hostKey,
+            })),
+            { name: "osl-4", role: "agent", host: "203.0.113.14", privateAddress: "10.10.0.8", hostKey: hostKeyOf("osl-4") },
+        ];
         const { rec, platform } = await build(
             "f3",
             config({
