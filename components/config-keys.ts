@@ -230,6 +230,34 @@ export const CONFIG_KEYS = {
         secret: true,
         description: "PEM private key of gatewayTlsCertificate: pulumi config set --secret gatewayTlsPrivateKey < KEYFILE.",
     },
+    firewallEnabled: {
+        type: "boolean",
+        default: true,
+        description:
+            "true or false. The nftables node firewall (table inet nordstack): cluster ports from the private network only, SSH and the gateway's 80/443 public, rolled back unless a fresh SSH connection confirms it.",
+    },
+    sshAllowFrom: {
+        type: "array",
+        default: [],
+        description:
+            "CIDRs that may open SSH to the nodes, e.g. [203.0.113.0/24]; empty means from anywhere. Include the machine Pulumi runs on (or its jump host), or the rules roll back.",
+    },
+    apiAllowFrom: {
+        type: "array",
+        default: [],
+        description:
+            "CIDRs besides the nodes that may reach the Kubernetes API (6443 on servers), e.g. your deploy machine [198.51.100.7/32] (its public or VPN address); required with k3s and the firewall on.",
+    },
+    firewallExtraPublicPorts: {
+        type: "object",
+        description: "More ports open to anyone on every node, besides SSH and the gateway's 80/443; cluster ports are refused.",
+        shape: "list of `{port (1-65535), protocol: tcp|udp (tcp)}`",
+    },
+    firewallConfirmSeconds: {
+        type: "integer",
+        default: 60,
+        description: "Seconds new firewall rules stay loaded without a confirming fresh SSH connection before they roll back, 10-120.",
+    },
     libvirt: {
         type: "object",
         description: "Create the nodes as KVM guests on a hypervisor instead of using existing hosts.",

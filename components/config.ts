@@ -20,6 +20,7 @@ import { isIP } from "node:net";
 import { CONFIG_KEYS, keyDefault, RETIRED_KEYS } from "./config-keys";
 import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
 import { validateLibvirtGuests } from "./nodes/libvirt-validate";
+import { clusterPortClash, parseCidr, PublicPort } from "./host/firewall-rules";
 
 /** Guests to create on a hypervisor (issue 8): LibvirtGuests' arguments without the secret keys. */
 export type LibvirtConfig = Omit<LibvirtGuestsArgs, "hypervisor" | "guestPrivateKey"> & {
@@ -160,6 +161,19 @@ export interface PreflightConfig {
     requiredModules: string[];
 }
 
+export interface FirewallConfig {
+    /** The nftables node firewall (table inet nordstack). */
+    enabled: boolean;
+    /** CIDRs that may open SSH; empty: anywhere. */
+    sshAllowFrom: string[];
+    /** CIDRs outside the private network that may reach the Kubernetes API (6443 on servers). */
+    apiAllowFrom: string[];
+    /** Ports open to anyone besides SSH and the gateway's 80/443. */
+    extraPublicPorts: PublicPort[];
+    /** Seconds new rules stay without a confirming fresh SSH connection before they roll back. */
+    confirmSeconds: number;
+}
+
 export interface PlatformConfig {
     sovereignty: Sovereignty;
     region: string;
@@ -172,6 +186,7 @@ export interface PlatformConfig {
     smoke: SmokeConfig;
     mesh: MeshConfig;
     gateway: GatewayConfig;
+    firewall: FirewallConfig;
     /** When set, nodes are KVM guests created on this hypervisor instead of existing hosts. */
     libvirt?: LibvirtConfig;
     services: ServiceConfig[];
@@ -216,6 +231,8 @@ export const DEFAULTS = {
     gatewayReplicas: keyDefault<number>("gatewayReplicas"),
     gatewayKeepalive: keyDefault<number>("gatewayKeepalive"),
     gatewayExpectedConcurrency: keyDefault<number>("gatewayExpectedConcurrency"),
+    firewallEnabled: keyDefault<boolean>("firewallEnabled"),
+    firewallConfirmSeconds: keyDefault<number>("firewallConfirmSeconds"),
 };
 
 /** The oldest k3s minor the pinned Linkerd chart accepts (its Chart.yaml: kubeVersion >=1.31.0-0). */
@@ -309,6 +326,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const smoke = parseSmoke(r, p);
     const mesh = parseMesh(r, p);
     const gateway = parseGateway(r, services.length > 0, nodes.length, p);
+    const firewall = parseFirewall(r, k3s.enabled ? (k3s.apiHost ?? nodes.find((n) => n.role === "server")?.host) : undefined, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -327,9 +345,69 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         smoke,
         mesh,
         gateway,
+        firewall,
         libvirt,
         services,
     };
+}
+
+/** `apiHost`: where Pulumi reaches the Kubernetes API (undefined without k3s). */
+function parseFirewall(r: Obj, apiHost: string | undefined, p: Problems): FirewallConfig {
+    const enabled = readBool(r, "firewallEnabled", "", p, DEFAULTS.firewallEnabled);
+    const cidrs = (key: string, example: string): string[] =>
+        readStringList(r, key, "", p, []).flatMap((v, i) => {
+            const c = parseCidr(v);
+            if (typeof c !== "string") return [c.cidr];
+            p.add(join(key, i), `${c}; list CIDRs like ${example}`);
+            return [];
+        });
+    const sshAllowFrom = cidrs("sshAllowFrom", "203.0.113.0/24 or 2001:db8::/32 (empty: SSH from anywhere)");
+    const apiAllowFrom = cidrs("apiAllowFrom", "198.51.100.7/32 (your deploy machine)");
+    const extraPublicPorts: PublicPort[] = [];
+    const rawPorts = r.firewallExtraPublicPorts;
+    if (rawPorts !== undefined && rawPorts !== null && !Array.isArray(rawPorts)) {
+        p.add("firewallExtraPublicPorts", "must be a list like [{ port: 8443, protocol: tcp }]");
+    } else {
+        (rawPorts ?? []).forEach((item: unknown, i: number) => {
+            const at = join("firewallExtraPublicPorts", i);
+            if (!isObject(item)) return p.add(at, "must be a map with port and protocol (tcp or udp)");
+            checkKnownKeys(item, ["port", "protocol"], at, p);
+            const port = readInt(item, "port", at, p, { min: 1, max: 65535, fix: "use a port number 1–65535" });
+            if (port === undefined)
+                return item.port === undefined ? p.add(join(at, "port"), "is required; set the port to open") : undefined;
+            const protocol = readString(item, "protocol", at, p, { default: "tcp" });
+            if (protocol !== "tcp" && protocol !== "udp")
+                return p.add(join(at, "protocol"), `must be tcp or udp, got ${JSON.stringify(protocol)}`);
+            const clash = clusterPortClash({ port, protocol });
+            if (clash) {
+                return p.add(
+                    join(at, "port"),
+                    `${port}/${protocol} is a cluster port (${clash.what}), reachable from the private network only; ` +
+                        (clash.from === 6443 ? "to reach the API from outside list your address in apiAllowFrom" : "pick another port"),
+                );
+            }
+            if (extraPublicPorts.some((x) => x.port === port && x.protocol === protocol))
+                return p.add(at, `${port}/${protocol} is listed twice`);
+            extraPublicPorts.push({ port, protocol });
+        });
+    }
+    const confirmSeconds = readInt(r, "firewallConfirmSeconds", "", p, {
+        min: 10,
+        max: 120,
+        default: DEFAULTS.firewallConfirmSeconds,
+        fix: "use 10–120 seconds (SSH dial retries must outlast it, so the failure is reported after the rollback)",
+    });
+    // Pulumi's kubernetes provider talks to apiHost:6443, which the firewall admits only from the nodes
+    // themselves (their private addresses) and apiAllowFrom: even a deploy machine on a VPN must be listed.
+    if (enabled && apiHost !== undefined && apiAllowFrom.length === 0 && !/^(127\.|::1$|localhost$)/.test(apiHost)) {
+        p.add(
+            "apiAllowFrom",
+            `the firewall admits the Kubernetes API (6443) only from the nodes' private addresses, but Pulumi reaches it at ` +
+                `${apiHost} from this machine; list this machine's address as the servers see it (e.g. [198.51.100.7/32], ` +
+                "or its VPN address), or set firewallEnabled: false",
+        );
+    }
+    return { enabled, sshAllowFrom, apiAllowFrom, extraPublicPorts, confirmSeconds };
 }
 
 const LIBVIRT_KEYS = [

@@ -7,6 +7,16 @@ export { ExistingHosts, ExistingHostsArgs, ExistingHostArgs, JumpHostArgs, NodeS
 export { Preflight, PreflightArgs, preflightEnv } from "./host/preflight";
 export { PreflightResult, parsePreflightOutput, crossNodeProblems } from "./host/preflight-checks";
 export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuning";
+export { Firewall, FirewallArgs, FirewallResult, rulesHash } from "./host/firewall";
+export {
+    renderFirewallRules,
+    FirewallRulesArgs,
+    PublicPort,
+    CLUSTER_PORTS,
+    OVERLAY_INTERFACES,
+    FIREWALL_TABLE,
+    parseCidr,
+} from "./host/firewall-rules";
 export { renderNodeStep, NodeStep, NodeStepArgs, shellQuote, loadNodeScript } from "./host/remote-script";
 export { SecretFile, SecretFileArgs, renderSecretFileCommands } from "./host/secret-file";
 export { gate } from "./host/gate";

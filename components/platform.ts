@@ -4,6 +4,7 @@ import type { PlatformConfig } from "./config";
 import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
+import { Firewall } from "./host/firewall";
 import { Cluster } from "./k3s/cluster";
 import { NetworkSmoke } from "./smoke/network";
 import { OverlaySmoke } from "./smoke/overlay";
@@ -38,6 +39,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly nodeSource: NodeSource;
     public readonly preflight: Record<string, Preflight> = {};
     public readonly tuning: Record<string, HostTuning> = {};
+    /** Per node: the nftables firewall (empty when `firewallEnabled` is false). */
+    public readonly firewall: Record<string, Firewall> = {};
     /** Per node: name, role, region and addresses (no secrets). */
     public readonly nodes: pulumi.Output<{ name: string; role: string; region: string; publicAddress: string; privateAddress: string }[]>;
     /** Per node: what preflight found (OS, virtualization, interface, MTU, modules). */
@@ -140,10 +143,10 @@ export class Platform extends pulumi.ComponentResource {
             .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
             .apply((entries) => Object.fromEntries(entries));
 
-        // 5 host-level smoke tests, right after tuning, in rounds of disjoint pairs.
+        // 5 host-level smoke tests, right after tuning and the firewall (4), in rounds of disjoint pairs.
         // Each pair's step fails on a bad figure; the smoke gate waits for all of them,
         // and every k3s step waits for the gate: a bad network stops the run before k3s.
-        const tuned = Object.values(this.tuning).map((t) => t.command);
+        const tuned = [...Object.values(this.tuning).map((t) => t.command), ...this.firewalls(name, cfg)];
         let smokeGate: pulumi.Resource | undefined;
         if (args.smokeRunId !== undefined && this.nodeSource.nodes.length > 1) {
             const smoke = new NetworkSmoke(
@@ -290,6 +293,32 @@ export class Platform extends pulumi.ComponentResource {
             smokeResults: this.smokeResults,
             overlaySmokeResults: this.overlaySmokeResults,
         });
+    }
+
+    /** 4 firewall, per node, after its tuning: cluster ports from the private network only. Returns the confirm steps. */
+    private firewalls(name: string, cfg: PlatformConfig): pulumi.Resource[] {
+        if (!cfg.firewall.enabled) return [];
+        const privateSources = this.nodeSource.nodes.map((n) => n.privateAddress);
+        for (const node of this.nodeSource.nodes) {
+            this.firewall[node.name] = new Firewall(
+                `${name}-firewall-${node.name}`,
+                {
+                    node,
+                    privateInterface: this.preflight[node.name].result.privateInterface,
+                    privateSources,
+                    sshPort: cfg.nodes.find((n) => n.name === node.name)?.port ?? cfg.ssh.port,
+                    sshAllowFrom: cfg.firewall.sshAllowFrom,
+                    apiAllowFrom: cfg.firewall.apiAllowFrom,
+                    // Gateway pods may land on any node (anti-affinity, no node selector).
+                    gateway: cfg.k3s.enabled && cfg.services.length > 0,
+                    extraPublicPorts: cfg.firewall.extraPublicPorts,
+                    flannelBackend: cfg.k3s.flannelBackend,
+                    confirmSeconds: cfg.firewall.confirmSeconds,
+                },
+                { parent: this, dependsOn: [this.tuning[node.name].command] },
+            );
+        }
+        return Object.values(this.firewall).map((f) => f.confirm);
     }
 }
 

@@ -70,8 +70,9 @@ export function renderK3sConfig(a: K3sNodeConfigArgs): string {
             ...(a.role === "server-init" && a.embeddedEtcd ? { "cluster-init": true } : {}),
             "advertise-address": a.nodeIp,
             "tls-san": [...new Set([a.nodeIp, ...(a.tlsSans ?? [])])],
-            // Our NGINX gateway is the only entry point.
-            disable: ["traefik"],
+            // Our NGINX gateway is the only entry point; without ServiceLB (klipper) no
+            // LoadBalancer Service can open host ports behind the firewall's back.
+            disable: ["traefik", "servicelb"],
             "secrets-encryption": true,
             "write-kubeconfig-mode": "0600",
             "flannel-backend": a.flannelBackend,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
-# iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, nftables
+# for the node firewall (per lab namespace), nginx,
 # PostgreSQL and Redis running the rendered configs, wrk and HAProxy for the
 # gateway benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
 # and the shell linter.
@@ -21,6 +22,8 @@ DEPS=(
     "tracepath:iputils-tracepath"
     "iperf3:iperf3"
     "sysctl:procps"
+    "nft:nftables"
+    "flock:util-linux"
     "shellcheck:shellcheck"
     "openssl:openssl"
     "nginx:nginx"

@@ -141,6 +141,8 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
         for (const h of lab.hosts) {
             assert.equal(live(h.name, "net.ipv4.ip_local_port_range"), "1024 65535");
             assert.equal(live(h.name, "net.ipv4.tcp_tw_reuse"), "1");
+            // The smoke rounds below ran through it: cluster traffic stays on the private network.
+            assert.match(lab.run(h.name, "nft list table inet nordstack"), /policy drop/, `the firewall is in force on ${h.name}`);
         }
         const outs = await labStack.outputs();
         const smoke = outs.networkSmoke.value as { from: string; to: string; gbps: number; retransmitRate: number; pathMtu: number }[];
@@ -196,6 +198,8 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
             "nordstack:k3sInstallScriptUrl": "https://127.0.0.1:9/install.sh",
             "nordstack:services": [{ name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] }],
             "nordstack:gatewayServerNames": ["api.nordstack.example"],
+            // The firewall admits the API from the nodes and from here (the machine's side of the lab bridge).
+            "nordstack:apiAllowFrom": [`${lab.hosts[0].address.replace(/\.\d+$/, ".1")}/32`],
         });
         await assert.rejects(
             timed("lab-k3s: up (preflight refuses)", () => k3s.up({ ...transcript, continueOnError: true })),
@@ -245,10 +249,12 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
             assert.equal(
                 lab.ssh(
                     h.name,
-                    "ls /etc/sysctl.d/90-nordstack.conf /etc/security/limits.d/90-nordstack.conf /run/nordstack/iperf3.pid 2>/dev/null",
+                    "ls /etc/sysctl.d/90-nordstack.conf /etc/security/limits.d/90-nordstack.conf /run/nordstack/iperf3.pid " +
+                        "/var/lib/nordstack/firewall.nft 2>/dev/null",
                 ).stdout,
                 "",
             );
+            assert.notEqual(lab.ssh(h.name, "nft list table inet nordstack").code, 0, `the firewall table is gone from ${h.name}`);
         }
     });
 });

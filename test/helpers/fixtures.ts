@@ -8,6 +8,8 @@ export function rawConfig(overrides: Record<string, unknown> = {}): Record<strin
     return {
         sshPrivateKey: true,
         gatewayServerNames: ["api.nordstack.example"],
+        // The deploy machine (a documentation address): Pulumi reaches the API through the firewall.
+        apiAllowFrom: ["198.51.100.7/32"],
         nodes: [
             { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5", hostKey: hostKeyOf("osl-1") },
             { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6", hostKey: hostKeyOf("osl-2") },
@@ -43,4 +45,9 @@ export function preflightJson(hostname: string, mtu = 1500): string {
         problems: [],
         ok: true,
     });
+}
+
+/** What `firewall.sh confirm` prints on a node that took the rules. */
+export function firewallConfirmJson(changed = true): string {
+    return JSON.stringify({ changed, confirmed: true, hash: "0".repeat(64) });
 }

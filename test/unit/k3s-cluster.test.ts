@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
-import { config, hostKeyOf, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 
 const KUBECONFIG = readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
@@ -15,6 +15,7 @@ before(() =>
         if (m) return preflightJson(m[1], 1500);
         if (args.name.endsWith("-kubeconfig")) return KUBECONFIG;
         if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         return undefined;
     }),
 );
@@ -96,7 +97,13 @@ describe("k3s Cluster graph (mocks)", () => {
             assert.deepEqual(rec.byName(`c2-k3s-prepare-${n}`).dependsOn, ["c2-k3s-ready-s3"]);
             assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`]);
         }
+        // After every node's firewall (confirmed over a fresh connection) and tuning.
         assert.deepEqual(rec.byName("c2-k3s-prepare-s1").dependsOn.sort(), [
+            "c2-firewall-a1-confirm",
+            "c2-firewall-a2-confirm",
+            "c2-firewall-s1-confirm",
+            "c2-firewall-s2-confirm",
+            "c2-firewall-s3-confirm",
             "c2-tuning-a1-sysctl",
             "c2-tuning-a2-sysctl",
             "c2-tuning-s1-sysctl",
@@ -201,6 +208,9 @@ describe("k3s Cluster graph (mocks)", () => {
             [],
         );
         assert.deepEqual(big.filter((n) => !small.includes(n)).sort(), [
+            "c7-firewall-a3",
+            "c7-firewall-a3-confirm",
+            "c7-firewall-a3-rules",
             "c7-k3s-install-a3",
             "c7-k3s-prepare-a3",
             "c7-k3s-ready-a3",

@@ -23,7 +23,7 @@ describe("overlayMtu", () => {
 });
 
 describe("renderK3sConfig", () => {
-    it("first server of an HA cluster: cluster-init, private IPs, SANs, no traefik, encryption, 0600", () => {
+    it("first server of an HA cluster: cluster-init, private IPs, SANs, no traefik or servicelb, encryption, 0600", () => {
         const cfg = parse(
             renderK3sConfig({
                 ...base,
@@ -44,7 +44,7 @@ describe("renderK3sConfig", () => {
             "cluster-init": true,
             "advertise-address": "10.10.0.5",
             "tls-san": ["10.10.0.5", "203.0.113.11", "api.example.no"],
-            disable: ["traefik"],
+            disable: ["traefik", "servicelb"],
             "secrets-encryption": true,
             "write-kubeconfig-mode": "0600",
             "flannel-backend": "vxlan",

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
-import { config, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 
 // What each node's preflight "prints" in these tests, keyed by resource name.
@@ -16,6 +16,7 @@ before(() =>
         const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[2], mtuOf[`${m[1]}/${m[2]}`] ?? 1500);
         if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         if (args.name.endsWith("-sysctl"))
             return JSON.stringify({
                 changed: true,
@@ -46,6 +47,11 @@ describe("Platform graph (mocks)", () => {
             `nordstack:host:Tuning p1-tuning-${n} <- p1`,
             `command:remote:Command p1-tuning-${n}-sysctl <- p1-tuning-${n}`,
         ];
+        const firewall = (n: string) => [
+            `nordstack:host:Firewall p1-firewall-${n} <- p1`,
+            `command:remote:Command p1-firewall-${n}-rules <- p1-firewall-${n}`,
+            `command:remote:Command p1-firewall-${n}-confirm <- p1-firewall-${n}`,
+        ];
         assert.deepEqual(shape, [
             "nordstack:index:Platform p1 <- -",
             "nordstack:nodes:ExistingHosts p1-nodes <- p1",
@@ -56,6 +62,9 @@ describe("Platform graph (mocks)", () => {
             ...tuning("osl-1"),
             ...tuning("osl-2"),
             ...tuning("osl-3"),
+            ...firewall("osl-1"),
+            ...firewall("osl-2"),
+            ...firewall("osl-3"),
             // The mesh PKI needs no cluster, so it exists with k3s off too.
             "nordstack:mesh:LinkerdPki p1-linkerd-pki <- p1",
             "tls:index/privateKey:PrivateKey p1-linkerd-pki-anchor-key <- p1-linkerd-pki",
@@ -208,12 +217,15 @@ describe("Platform graph (mocks)", () => {
         const b = (await build("p8", two)).rec.resources.map((r) => `${r.type}::${r.name}`);
         const removed = a.filter((x) => !b.includes(x));
         assert.deepEqual(removed.sort(), [
+            "command:remote:Command::p8-firewall-osl-3-confirm",
+            "command:remote:Command::p8-firewall-osl-3-rules",
             "command:remote:Command::p8-k3s-install-osl-3",
             "command:remote:Command::p8-k3s-prepare-osl-3",
             "command:remote:Command::p8-k3s-ready-osl-3",
             "command:remote:Command::p8-k3s-token-osl-3-write",
             "command:remote:Command::p8-preflight-osl-3-check",
             "command:remote:Command::p8-tuning-osl-3-sysctl",
+            "nordstack:host:Firewall::p8-firewall-osl-3",
             "nordstack:host:Preflight::p8-preflight-osl-3",
             "nordstack:host:SecretFile::p8-k3s-token-osl-3",
             "nordstack:host:Tuning::p8-tuning-osl-3",

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
 import { spawnSync } from "node:child_process";
-import { config, hostKeyOf, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
 
 const pairLine = (from: string, to: string, gbps: number) =>
     JSON.stringify({
@@ -25,6 +25,7 @@ before(() =>
         const m = /-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[1], 1500);
         if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
         const c = /-smoke-pair-(.*)-(osl-\d)$/.exec(args.name);
         if (c) return pairLine(c[1], c[2], 9.4);
@@ -56,6 +57,9 @@ describe("network smoke graph (mocks)", () => {
         assert.deepEqual(rec.byName(pairs[2]).dependsOn, [pairs[1]]);
         assert.deepEqual(rec.byName("s1-smoke-stop-osl-2").dependsOn, [pairs[2]]);
         assert.deepEqual(rec.byName("s1-smoke-server-osl-1").dependsOn.sort(), [
+            "s1-firewall-osl-1-confirm",
+            "s1-firewall-osl-2-confirm",
+            "s1-firewall-osl-3-confirm",
             "s1-tuning-osl-1-sysctl",
             "s1-tuning-osl-2-sysctl",
             "s1-tuning-osl-3-sysctl",
