@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { isDns1123Label } from "../validate";
+import { podSecurityLabels } from "../services/security";
 import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
 import { COREDNS_CUSTOM, COREDNS_RESTART_ANNOTATION, coreDnsCustomData, coreDnsDataHash } from "./coredns";
@@ -94,7 +95,14 @@ export class Consul extends pulumi.ComponentResource {
 
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
-            { metadata: { name: namespace, annotations: { "linkerd.io/inject": "disabled" } } },
+            {
+                metadata: {
+                    name: namespace,
+                    // The chart does not promise `restricted` for all its pods (Jobs included): baseline is enforced, restricted reported.
+                    labels: podSecurityLabels("baseline"),
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
             k8sOpts,
         );
         this.namespace = ns.metadata.name;
