@@ -95,7 +95,7 @@ export class Redis extends pulumi.ComponentResource {
                     template: {
                         metadata: podMetadata("redis", args, contentHash(redisConf)),
                         spec: {
-                                    automountServiceAccountToken: false,
+                            automountServiceAccountToken: false,
                             // The image's redis user (alpine: 999, group 1000); fsGroup makes /data and auth.conf its group's.
                             securityContext: podSecurityContext(REDIS_RUN_AS),
                             containers: [

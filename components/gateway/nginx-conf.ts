@@ -195,7 +195,8 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
         ["tlsCertificatePath", c.tlsCertificatePath],
         ["tlsKeyPath", c.tlsKeyPath],
     ] as const) {
-        if (v !== undefined && !(field === "user" && v === "") && !CONF_WORD.test(v)) p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
+        if (v !== undefined && !(field === "user" && v === "") && !CONF_WORD.test(v))
+            p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
     }
     for (const [field, v] of [
         ["listenHttp", c.listenHttp],

@@ -132,7 +132,9 @@ export class Nginx extends pulumi.ComponentResource {
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("gateway", appName);
-        this.conf = pulumi.output(args.routesNamespace ?? args.namespace).apply((namespace) => renderNginxConf({ ...confInput, namespace }));
+        this.conf = pulumi
+            .output(args.routesNamespace ?? args.namespace)
+            .apply((namespace) => renderNginxConf({ ...confInput, namespace }));
         this.ports = tls ? [80, 443] : [80];
         this.containerPorts = this.ports.map((p) => GATEWAY_PORTS[p as 80 | 443]);
         // Read-only root filesystem: buffers, the micro-cache and the pid file go to emptyDirs.

@@ -75,10 +75,12 @@ export function renderWorkloadPolicies(i: WorkloadPolicyInput): NetworkPolicyObj
     // Meshed traffic may reach the server's proxy on its inbound port instead of the original one (opaque ports do).
     const withProxy = (port: number) => (linkerd === null ? [port] : [port, LINKERD_INBOUND_PORT]);
     const labels = { "app.kubernetes.io/part-of": "nordstack" };
-    const policyIn = (namespace: string) => (name: string, spec: NetworkPolicyObject["spec"]): NetworkPolicyObject => ({
-        metadata: { name, namespace, labels },
-        spec,
-    });
+    const policyIn =
+        (namespace: string) =>
+        (name: string, spec: NetworkPolicyObject["spec"]): NetworkPolicyObject => ({
+            metadata: { name, namespace, labels },
+            spec,
+        });
     const gw = podLabels("gateway", i.gateway.name);
     const out: NetworkPolicyObject[] = [];
     const namespaces = i.gatewayNamespace === i.namespace ? [i.namespace] : [i.namespace, i.gatewayNamespace];
@@ -113,7 +115,10 @@ export function renderWorkloadPolicies(i: WorkloadPolicyInput): NetworkPolicyObj
                 ingress: [{ from: [gatewayPeer], ports: tcp(...withProxy(s.port)) }],
                 egress: [...s.datastores]
                     .sort((a, b) => a.instance.localeCompare(b.instance))
-                    .map((d) => ({ to: [{ podSelector: { matchLabels: podLabels(d.engine, d.instance) } }], ports: tcp(...withProxy(d.port)) })),
+                    .map((d) => ({
+                        to: [{ podSelector: { matchLabels: podLabels(d.engine, d.instance) } }],
+                        ports: tcp(...withProxy(d.port)),
+                    })),
             }),
         );
     }

@@ -116,7 +116,10 @@ export function containerSecurityContext(r: RunAs): SecurityContext {
  * emptyDir volumes and their mounts for the paths a workload must write, e.g.
  * `{ tmp: "/tmp" }`. A volume above `sizeLimit` gets its pod evicted; `null` sets none.
  */
-export function writableDirs(dirs: Record<string, string>, sizeLimit: string | null = "64Mi"): { volumes: Volume[]; mounts: VolumeMount[] } {
+export function writableDirs(
+    dirs: Record<string, string>,
+    sizeLimit: string | null = "64Mi",
+): { volumes: Volume[]; mounts: VolumeMount[] } {
     const names = Object.keys(dirs).sort();
     return {
         volumes: names.map((name) => ({ name, emptyDir: sizeLimit === null ? {} : { sizeLimit } })),

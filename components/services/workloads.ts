@@ -90,7 +90,10 @@ export class Workloads extends pulumi.ComponentResource {
         this.namespace = ns.metadata.name;
         const gwNsName = args.gatewayNamespace ?? "nordstack-gateway";
         if (gwNsName === nsName) {
-            throw new pulumi.ResourceError(`workloads: gatewayNamespace must differ from namespace (${nsName}): host ports need their own namespace`, this);
+            throw new pulumi.ResourceError(
+                `workloads: gatewayNamespace must differ from namespace (${nsName}): host ports need their own namespace`,
+                this,
+            );
         }
         const gwNs = new k8s.core.v1.Namespace(
             `${name}-gateway-namespace`,

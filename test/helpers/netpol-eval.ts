@@ -130,10 +130,16 @@ export function evaluate(c: Cluster, src: Endpoint, dst: Endpoint, port: number,
         if (pols.length > 0) {
             const ok = pols.filter((p) =>
                 (p.spec.egress ?? []).some(
-                    (r) => (r.to === undefined || r.to.length === 0 || r.to.some((peer) => peerMatches(c, peer, p.metadata.namespace, dst))) && portMatches(r, dst, port, protocol),
+                    (r) =>
+                        (r.to === undefined || r.to.length === 0 || r.to.some((peer) => peerMatches(c, peer, p.metadata.namespace, dst))) &&
+                        portMatches(r, dst, port, protocol),
                 ),
             );
-            if (ok.length === 0) return { allowed: false, reason: `egress of ${src.name} denied (isolated by ${pols.map((p) => p.metadata.name).join(", ")})` };
+            if (ok.length === 0)
+                return {
+                    allowed: false,
+                    reason: `egress of ${src.name} denied (isolated by ${pols.map((p) => p.metadata.name).join(", ")})`,
+                };
             egressBy = ok.map((p) => p.metadata.name).join(", ");
         }
     }
@@ -144,11 +150,17 @@ export function evaluate(c: Cluster, src: Endpoint, dst: Endpoint, port: number,
             const ok = pols.filter((p) =>
                 (p.spec.ingress ?? []).some(
                     (r) =>
-                        (r.from === undefined || r.from.length === 0 || r.from.some((peer) => peerMatches(c, peer, p.metadata.namespace, src))) &&
+                        (r.from === undefined ||
+                            r.from.length === 0 ||
+                            r.from.some((peer) => peerMatches(c, peer, p.metadata.namespace, src))) &&
                         portMatches(r, dst, port, protocol),
                 ),
             );
-            if (ok.length === 0) return { allowed: false, reason: `ingress of ${dst.name} denied (isolated by ${pols.map((p) => p.metadata.name).join(", ")})` };
+            if (ok.length === 0)
+                return {
+                    allowed: false,
+                    reason: `ingress of ${dst.name} denied (isolated by ${pols.map((p) => p.metadata.name).join(", ")})`,
+                };
             ingressBy = ok.map((p) => p.metadata.name).join(", ");
         }
     }

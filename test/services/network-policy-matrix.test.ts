@@ -36,7 +36,12 @@ before(() =>
 const SERVICES = config({
     services: [
         { name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] },
-        { name: "pricing", image: "docker.io/traefik/whoami:v1.10.3", port: 9000, datastores: [{ engine: "redis" }, { engine: "postgres" }] },
+        {
+            name: "pricing",
+            image: "docker.io/traefik/whoami:v1.10.3",
+            port: 9000,
+            datastores: [{ engine: "redis" }, { engine: "postgres" }],
+        },
         { name: "frontend", image: "docker.io/traefik/whoami:v1.10.3", port: 80, gatewayPath: "/" },
     ],
 }).services;
@@ -58,11 +63,17 @@ async function rendered(): Promise<{ cluster: Cluster; pods: PodEndpoint[] }> {
     const provider = new k8s.Provider("m-k8s", { kubeconfig: "{}" });
     new Workloads(
         "m",
-        { provider, services: SERVICES, gateway: { serverNames: ["api.example.no"], tlsCertificate: "CERT", tlsPrivateKey: pulumi.secret("KEY") } },
+        {
+            provider,
+            services: SERVICES,
+            gateway: { serverNames: ["api.example.no"], tlsCertificate: "CERT", tlsPrivateKey: pulumi.secret("KEY") },
+        },
         { transformations: [rec.transform] },
     );
     const resolve = <T>(r: { props: Record<string, unknown> }) => value(pulumi.output(r.props) as unknown as pulumi.Output<T>);
-    const policies = await Promise.all(rec.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => resolve<NetworkPolicyObject>(r)));
+    const policies = await Promise.all(
+        rec.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => resolve<NetworkPolicyObject>(r)),
+    );
     const namespaces: Record<string, Record<string, string>> = { "kube-system": {}, linkerd: {}, consul: {}, default: {} };
     for (const r of rec.ofType("kubernetes:core/v1:Namespace")) {
         const ns = await resolve<{ metadata: { name: string; labels?: Record<string, string> } }>(r);
@@ -130,7 +141,8 @@ function expected(from: Endpoint, to: Endpoint, port: number, proto: Protocol): 
     const s = svc(to);
     if (s && from.name === "gateway") return port === s.port || port === 4143;
     const owner = ownerOf(to);
-    if (owner && from.name === owner.name) return port === (to.labels["app.kubernetes.io/component"] === "postgres" ? 5432 : 6379) || port === 4143;
+    if (owner && from.name === owner.name)
+        return port === ((to as PodEndpoint).labels["app.kubernetes.io/component"] === "postgres" ? 5432 : 6379) || port === 4143;
     return false;
 }
 
@@ -141,12 +153,19 @@ describe("NetworkPolicies as a whole (evaluated over the rendered objects)", () 
         const c = pod("c", "y", { app: "a" }, "10.0.0.3", [[80]]);
         const none: Cluster = { policies: [], namespaces: { x: {}, y: { team: "t" } } };
         assert.equal(evaluate(none, a, b, 80).allowed, true, "no policy: everything flows");
-        const deny: NetworkPolicyObject = { metadata: { name: "deny", namespace: "x" }, spec: { podSelector: {}, policyTypes: ["Ingress"] } };
+        const deny: NetworkPolicyObject = {
+            metadata: { name: "deny", namespace: "x" },
+            spec: { podSelector: {}, policyTypes: ["Ingress"] },
+        };
         assert.equal(evaluate({ ...none, policies: [deny] }, a, b, 80).allowed, false);
         assert.equal(evaluate({ ...none, policies: [deny] }, b, c, 80).allowed, true, "another namespace is not isolated");
         const allowA: NetworkPolicyObject = {
             metadata: { name: "a", namespace: "x" },
-            spec: { podSelector: { matchLabels: { app: "b" } }, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { app: "a" } } }], ports: [{ port: 80 }] }] },
+            spec: {
+                podSelector: { matchLabels: { app: "b" } },
+                policyTypes: ["Ingress"],
+                ingress: [{ from: [{ podSelector: { matchLabels: { app: "a" } } }], ports: [{ port: 80 }] }],
+            },
         };
         const cl = { ...none, policies: [deny, allowA] };
         assert.equal(evaluate(cl, a, b, 80).allowed, true, "additive");
@@ -155,12 +174,20 @@ describe("NetworkPolicies as a whole (evaluated over the rendered objects)", () 
         assert.equal(evaluate(cl, c, b, 80).allowed, false, "a podSelector alone means the policy's namespace");
         const byNs: NetworkPolicyObject = {
             metadata: { name: "ns", namespace: "x" },
-            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: "t" } }, podSelector: { matchLabels: { app: "a" } } }] }] },
+            spec: {
+                podSelector: {},
+                policyTypes: ["Ingress"],
+                ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: "t" } }, podSelector: { matchLabels: { app: "a" } } }] }],
+            },
         };
         assert.equal(evaluate({ ...none, policies: [deny, byNs] }, c, b, 81).allowed, true, "namespace AND pod selector");
         const egress: NetworkPolicyObject = {
             metadata: { name: "e", namespace: "x" },
-            spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }] }] },
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8"] } }] }],
+            },
         };
         const out: Endpoint = { kind: "external", name: "out", ip: "198.51.100.1" };
         assert.equal(evaluate({ ...none, policies: [egress] }, a, out, 443).allowed, true);
@@ -180,18 +207,15 @@ describe("NetworkPolicies as a whole (evaluated over the rendered objects)", () 
 
     it("allows exactly the platform's flows: every pair checked on every port", async () => {
         const { cluster, pods } = await rendered();
-        assert.deepEqual(
-            pods.map((p) => `${p.namespace}/${p.name}`).sort(),
-            [
-                "nordstack-gateway/gateway",
-                "nordstack/frontend",
-                "nordstack/inventory",
-                "nordstack/inventory-postgres",
-                "nordstack/pricing",
-                "nordstack/pricing-postgres",
-                "nordstack/pricing-redis",
-            ],
-        );
+        assert.deepEqual(pods.map((p) => `${p.namespace}/${p.name}`).sort(), [
+            "nordstack-gateway/gateway",
+            "nordstack/frontend",
+            "nordstack/inventory",
+            "nordstack/inventory-postgres",
+            "nordstack/pricing",
+            "nordstack/pricing-postgres",
+            "nordstack/pricing-redis",
+        ]);
         const all: Endpoint[] = [...pods, ...OTHERS];
         const portsOf = (e: Endpoint): [number, Protocol][] =>
             e.kind === "external"
@@ -213,7 +237,8 @@ describe("NetworkPolicies as a whole (evaluated over the rendered objects)", () 
                     const want = expected(from, to, port, proto);
                     const flow = `${from.name} -> ${to.name}:${port}/${proto}`;
                     if (v.allowed) allowed.push(flow);
-                    if (v.allowed !== want) wrong.push(`${flow}: ${v.allowed ? "allowed" : "denied"}, expected ${want ? "allowed" : "denied"} (${v.reason})`);
+                    if (v.allowed !== want)
+                        wrong.push(`${flow}: ${v.allowed ? "allowed" : "denied"}, expected ${want ? "allowed" : "denied"} (${v.reason})`);
                 }
             }
         assert.deepEqual(wrong, []);
@@ -238,8 +263,15 @@ describe("NetworkPolicies as a whole (evaluated over the rendered objects)", () 
         // The matrix has teeth: without the default-deny policies, services reach the internet and the API server.
         const loose = { ...cluster, policies: cluster.policies.filter((p) => p.metadata.name !== "nordstack-default-deny") };
         const inv = all.find((e) => e.name === "inventory") as Endpoint;
-        assert.equal(evaluate(loose, inv, all.find((e) => e.name === "internet") as Endpoint, 443).allowed, false, "egress still isolated by the other policies");
-        const bare = { ...cluster, policies: cluster.policies.filter((p) => !/^nordstack-/.test(p.metadata.name) && !p.metadata.name.endsWith("-ingress-egress")) };
+        assert.equal(
+            evaluate(loose, inv, all.find((e) => e.name === "internet") as Endpoint, 443).allowed,
+            false,
+            "egress still isolated by the other policies",
+        );
+        const bare = {
+            ...cluster,
+            policies: cluster.policies.filter((p) => !/^nordstack-/.test(p.metadata.name) && !p.metadata.name.endsWith("-ingress-egress")),
+        };
         assert.equal(evaluate(bare, inv, all.find((e) => e.name === "internet") as Endpoint, 443).allowed, true, "nothing left to stop it");
     });
 });
