@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, value, valueAndSecret } from "../helpers/mocks";
 import { fake, installFakeOutputMocks, mockProvider } from "../mesh/fake-outputs";
 import { coreDnsCustomData, coreDnsDataHash } from "../../components/discovery/coredns";
+import { podSecurityLabels } from "../../components/services/security";
 import type { ConsulArgs } from "../../components/discovery/consul";
 
 before(() => installFakeOutputMocks());
@@ -53,7 +54,11 @@ describe("Consul (mocks)", () => {
             assert.equal(providers.get(r.name), provider, `${r.name} goes through the cluster's provider`);
         }
         const ns = rec.byName("c1-namespace").props as { metadata: { name: string; annotations: Record<string, string> } };
-        assert.deepEqual(ns.metadata, { name: "consul", annotations: { "linkerd.io/inject": "disabled" } });
+        assert.deepEqual(ns.metadata, {
+            name: "consul",
+            labels: podSecurityLabels("baseline"),
+            annotations: { "linkerd.io/inject": "disabled" },
+        });
     });
 
     it("stores a 32-byte gossip key and a UUID bootstrap token in Secrets, as secrets, and outputs the token as a secret", async () => {

@@ -23,6 +23,7 @@ describe("Linkerd values (pure)", () => {
             linkerdControlPlaneValues({ trustAnchorPem: ANCHOR, issuerCertPem: ISSUER, issuerKeyPem: KEY, highAvailability: false }),
             {
                 identityTrustAnchorsPEM: ANCHOR,
+                cniEnabled: true,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
             },
         );
@@ -136,7 +137,9 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                 "nordstack:mesh:Linkerd l1 <- - after []",
                 "kubernetes:core/v1:Namespace l1-namespace <- l1 after []",
                 "kubernetes:helm.sh/v3:Release l1-crds <- l1 after [l1-namespace]",
-                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds]",
+                "kubernetes:core/v1:Namespace l1-cni-namespace <- l1 after []",
+                "kubernetes:helm.sh/v3:Release l1-cni <- l1 after [l1-cni-namespace]",
+                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds,l1-cni]",
             ],
         );
         for (const r of own.slice(1)) assert.equal(providers.get(r.name), provider, `${r.name} uses the cluster's provider`);
@@ -184,6 +187,7 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
         assert.equal(secret, true, "the values carry the issuer's private key");
         assert.deepEqual(small, {
             identityTrustAnchorsPEM: fake.certPem("l4-pki-anchor-cert"),
+            cniEnabled: true,
             identity: {
                 issuer: {
                     scheme: "linkerd.io/tls",
