@@ -41,6 +41,11 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
             },
         },
         ...(i.highAvailability ? HA_VALUES : {}),
+        // What `restricted` checks in each injected container beyond what the chart sets itself
+        // (allowPrivilegeEscalation false, runAsNonRoot, seccomp RuntimeDefault): every capability dropped.
+        proxy: { ...(i.highAvailability ? (HA_VALUES.proxy as Record<string, unknown>) : {}), capabilities: { drop: ["ALL"] } },
+        // The CNI mode's init container (checks the iptables redirect): non-root, no capabilities.
+        networkValidator: { enableSecurityContext: true },
     };
 }
 

@@ -25,6 +25,8 @@ describe("Linkerd values (pure)", () => {
                 identityTrustAnchorsPEM: ANCHOR,
                 cniEnabled: true,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
+                proxy: { capabilities: { drop: ["ALL"] } },
+                networkValidator: { enableSecurityContext: true },
             },
         );
     });
@@ -42,6 +44,11 @@ describe("Linkerd values (pure)", () => {
         assert.equal(ha.highAvailability, true);
         assert.deepEqual(ha.identityResources, { cpu: { limit: "", request: "100m" }, memory: { limit: "250Mi", request: "10Mi" } });
         assert.equal(ha.identityTrustAnchorsPEM, ANCHOR, "HA keeps the PKI");
+        assert.deepEqual(
+            ha.proxy,
+            { resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } }, capabilities: { drop: ["ALL"] } },
+            "HA's proxy resources and the dropped capabilities together",
+        );
     });
 
     it("refuses a PEM of the wrong kind (e.g. the key where the certificate belongs)", () => {
@@ -194,6 +201,8 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                     tls: { crtPEM: fake.certPem("l4-pki-issuer-cert"), keyPEM: fake.keyPem("l4-pki-issuer-key") },
                 },
             },
+            proxy: { capabilities: { drop: ["ALL"] } },
+            networkValidator: { enableSecurityContext: true },
         });
         const [big] = await values("l5", 3);
         assert.equal(big.controllerReplicas, 3);

@@ -296,6 +296,11 @@ describe("hardened pods (restricted Pod Security Standard and more)", () => {
         });
         const cp = await value(pulumi.output(rec.byName("l-control-plane").props.values as pulumi.Input<Record<string, unknown>>));
         assert.equal(cp.cniEnabled, true, "no linkerd-init (NET_ADMIN, NET_RAW) in any meshed pod");
+        assert.deepEqual(
+            (cp.proxy as { capabilities: unknown }).capabilities,
+            { drop: ["ALL"] },
+            "the injected proxy meets restricted too",
+        );
         const cni = await value(
             pulumi.output(rec.byName("l-cni").props as unknown as pulumi.Output<{ chart: string; values: Record<string, string> }>),
         );
