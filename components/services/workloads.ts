@@ -12,6 +12,11 @@ import { DatastoreBinding, Service } from "./service";
 export interface WorkloadsArgs {
     /** Kubernetes provider of the cluster (from the k3s layer). */
     provider: k8s.Provider;
+    /**
+     * Linkerd's control plane: the meshed namespace waits for it, so no pod or Service
+     * is created while the injector webhook (failurePolicy Fail in HA) has no endpoints.
+     */
+    controlPlane?: pulumi.Resource;
     /** The validated services (`PlatformConfig.services`). */
     services: ServiceConfig[];
     /** Namespace created for the services and their datastores (Pod Security `restricted` enforced). Default `nordstack`. */
@@ -85,7 +90,7 @@ export class Workloads extends pulumi.ComponentResource {
                     annotations: { ...LINKERD_INJECT },
                 },
             },
-            child,
+            { ...child, dependsOn: args.controlPlane ? [args.controlPlane] : [] },
         );
         this.namespace = ns.metadata.name;
         const gwNsName = args.gatewayNamespace ?? "nordstack-gateway";
@@ -98,7 +103,8 @@ export class Workloads extends pulumi.ComponentResource {
         const gwNs = new k8s.core.v1.Namespace(
             `${name}-gateway-namespace`,
             { metadata: { name: gwNsName, labels: podSecurityLabels("privileged"), annotations: { ...LINKERD_INJECT } } },
-            child,
+            // Meshed too: its pods must find the injector running.
+            { ...child, dependsOn: args.controlPlane ? [args.controlPlane] : [] },
         );
         this.gatewayNamespace = gwNs.metadata.name;
         const common = { provider: args.provider, namespace: this.namespace, clusterDomain: args.clusterDomain };

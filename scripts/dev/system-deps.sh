@@ -2,7 +2,8 @@
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
 # PostgreSQL and Redis running the rendered configs, wrk for the gateway
-# benchmark, and the shell linter.
+# benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
+# and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -27,6 +28,7 @@ DEPS=(
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
     "curl:curl"
+    "sudo:sudo"
     "wrk:wrk"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"
@@ -36,6 +38,7 @@ DEPS=(
     "cloud-localds:cloud-image-utils"
     "mmdebstrap:mmdebstrap"
     "linux-version:linux-image-amd64"
+    "etcd:etcd-server"
 )
 
 missing_packages() {
