@@ -45,19 +45,20 @@ after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the rendered create or delete command (as remote.Command would, here locally as root). */
+/** Runs the rendered create or delete command with the script on stdin (as remote.Command would, here locally as root). */
 function run(
     action: "create" | "delete",
     url: string,
     dest: string,
     checksum: BaseImageChecksum,
 ): Promise<{ code: number; stderr: string }> {
-    const cmd = renderBaseImageCommands(url, dest, "root", checksum)[action];
+    const step = renderBaseImageCommands(url, dest, "root", checksum);
     return new Promise((resolve) => {
-        const child = spawn("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+        const child = spawn("sh", ["-c", step[action]], { stdio: ["pipe", "ignore", "pipe"], timeout: 60_000 });
         let stderr = "";
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
+        child.stdin.end(step.stdin);
     });
 }
 

@@ -19,7 +19,7 @@ before(() =>
                 id: `${args.name}-id`,
                 state: {
                     ...(args.inputs as Record<string, unknown>),
-                    ...(args.type === "random:index/randomPassword:RandomPassword" ? { result: "Pw0123456789abcdef0123456789abcd" } : {}),
+                    ...(args.type === "random:index/randomPassword:RandomPassword" ? { result: "0123456789abcdef0123456789abcdef" } : {}),
                     ...(args.type === "kubernetes:core/v1:Service"
                         ? { spec: { ...((args.inputs as { spec?: object }).spec ?? {}), clusterIP: "10.43.0.10" } }
                         : {}),
