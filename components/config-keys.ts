@@ -261,7 +261,7 @@ export const CONFIG_KEYS = {
     libvirt: {
         type: "object",
         description: "Create the nodes as KVM guests on a hypervisor instead of using existing hosts.",
-        shape: "`{hypervisor: {host, hostKey, port?, user?}, baseImage?, guests: [{name, role, address, cpus, memoryMiB, diskGiB, ...}]}`",
+        shape: "`{hypervisor: {host, hostKey, port?, user?}, baseImage?, baseImageSha512? (128 hex), baseImageChecksumUrl? (https SHA512SUMS), guests: [{name, role, address, cpus, memoryMiB, diskGiB, ...}]}`",
     },
     libvirtHypervisorPrivateKey: {
         type: "string",
@@ -271,7 +271,7 @@ export const CONFIG_KEYS = {
     services: {
         type: "object",
         description: "The microservices, each with its own datastores.",
-        shape: "list of `{name, image (pinned tag or @sha256 digest), port (8080), replicas (2), healthPath (/health), gatewayPath (/api/<name>), datastores: [{engine: postgres|redis, instance?}], resources?: {cpu, memory, cpuLimit?, memoryLimit}}`",
+        shape: "list of `{name, image (pinned tag or @sha256 digest), port (8080), replicas (2), healthPath (/health), gatewayPath (/api/<name>), datastores: [{engine: postgres|redis, instance?}], resources?: {cpu, memory, cpuLimit?, memoryLimit}, securityContext?: {runAsUser (65532), runAsGroup (65532), readOnlyRootFilesystem (true)}}`",
     },
 } satisfies Record<string, ConfigKeyDecl>;
 

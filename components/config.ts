@@ -21,6 +21,7 @@ import { CONFIG_KEYS, keyDefault, RETIRED_KEYS } from "./config-keys";
 import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
 import { validateLibvirtGuests } from "./nodes/libvirt-validate";
 import { clusterPortClash, parseCidr, PublicPort } from "./host/firewall-rules";
+import type { ServiceSecurityOverride } from "./services/security";
 
 /** Guests to create on a hypervisor (issue 8): LibvirtGuests' arguments without the secret keys. */
 export type LibvirtConfig = Omit<LibvirtGuestsArgs, "hypervisor" | "guestPrivateKey"> & {
@@ -81,6 +82,8 @@ export interface ServiceConfig {
     gatewayPath: string;
     datastores: DatastoreConfig[];
     resources: { cpu: string; memory: string; cpuLimit?: string; memoryLimit: string };
+    /** Overrides of the hardened defaults (non-root 65532:65532, read-only root filesystem). */
+    securityContext?: ServiceSecurityOverride;
 }
 
 export interface TuningConfig {
@@ -789,7 +792,7 @@ function parseLabels(item: Obj, path: string, p: Problems): Record<string, strin
     return labels;
 }
 
-const SERVICE_KEYS = ["name", "image", "port", "replicas", "healthPath", "gatewayPath", "datastores", "resources"];
+const SERVICE_KEYS = ["name", "image", "port", "replicas", "healthPath", "gatewayPath", "datastores", "resources", "securityContext"];
 
 function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
     if (raw === undefined || raw === null) return [];
@@ -831,6 +834,7 @@ function parseServices(raw: unknown, p: Problems): ServiceConfig[] {
             gatewayPath: gatewayPath.replace(/\/+$/, "") || "/",
             datastores: parseDatastores(item.datastores, join(path, "datastores"), name, p),
             resources: parseResources(item.resources, join(path, "resources"), p),
+            securityContext: parseSecurityOverride(item.securityContext, join(path, "securityContext"), p),
         });
     });
     checkUnique(services, (s) => s.name, "name", "services", p);
@@ -899,6 +903,28 @@ function parseResources(raw: unknown, path: string, p: Problems): ServiceConfig[
         cpuLimit: qty("cpuLimit"),
         memoryLimit: qty("memoryLimit", dflt.memoryLimit) ?? dflt.memoryLimit,
     };
+}
+
+function parseSecurityOverride(raw: unknown, path: string, p: Problems): ServiceSecurityOverride {
+    if (raw === undefined || raw === null) return {};
+    if (!isObject(raw)) {
+        p.add(path, "must be a map with runAsUser, runAsGroup, readOnlyRootFilesystem");
+        return {};
+    }
+    checkKnownKeys(raw, ["runAsUser", "runAsGroup", "readOnlyRootFilesystem"], path, p);
+    const fix = "use the numeric non-root user/group the image expects (not 0)";
+    const out: ServiceSecurityOverride = {};
+    for (const key of ["runAsUser", "runAsGroup"] as const) {
+        if (raw[key] === 0 || raw[key] === "0") {
+            p.add(join(path, key), "0 is root; every workload runs as non-root: " + fix);
+            continue;
+        }
+        const v = readInt(raw, key, path, p, { min: 1, max: 2147483647, fix });
+        if (v !== undefined) out[key] = v;
+    }
+    if (raw.readOnlyRootFilesystem !== undefined && raw.readOnlyRootFilesystem !== null)
+        out.readOnlyRootFilesystem = readBool(raw, "readOnlyRootFilesystem", path, p, true);
+    return out;
 }
 
 function checkUnique<T>(items: T[], key: (t: T) => string, field: string, list: string, p: Problems): void {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { isDns1123Label } from "../validate";
+import { podSecurityLabels } from "../services/security";
 import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
@@ -96,7 +97,14 @@ export class Consul extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
             // Not meshed: the label keeps Linkerd's injector webhook off it, so Consul installs without waiting for Linkerd.
-            { metadata: { name: namespace, labels: { ...UNMESHED_NAMESPACE_LABELS }, annotations: { "linkerd.io/inject": "disabled" } } },
+            // The chart does not promise `restricted` for all its pods (Jobs included): baseline is enforced, restricted reported.
+            {
+                metadata: {
+                    name: namespace,
+                    labels: { ...UNMESHED_NAMESPACE_LABELS, ...podSecurityLabels("baseline") },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
             k8sOpts,
         );
         this.namespace = ns.metadata.name;

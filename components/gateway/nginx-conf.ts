@@ -83,7 +83,7 @@ export interface NginxConfInput {
     listenHttp?: string;
     /** Listen address of HTTPS. Default `443`. */
     listenHttps?: string;
-    /** Worker user. Default `nginx` (the official image's). */
+    /** Worker user. Default `nginx` (the official image's). `""` renders none: an unprivileged master runs its workers as itself. */
     user?: string;
     /** Default `/var/run/nginx.pid`. */
     pidPath?: string;
@@ -222,7 +222,8 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
         ["tlsCertificatePath", c.tlsCertificatePath],
         ["tlsKeyPath", c.tlsKeyPath],
     ] as const) {
-        if (v !== undefined && !CONF_WORD.test(v)) p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
+        if (v !== undefined && !(field === "user" && v === "") && !CONF_WORD.test(v))
+            p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
     }
     for (const [field, v] of [
         ["listenHttp", c.listenHttp],
@@ -255,7 +256,7 @@ export function renderNginxConf(input: NginxConfInput): string {
     put(
         0,
         "# Rendered by nordstack (components/gateway/nginx-conf.ts): change the stack config, not this file.",
-        `user ${c.user};`,
+        ...(c.user === "" ? [] : [`user ${c.user};`]),
         `worker_processes ${c.workerProcesses === 0 ? "auto" : c.workerProcesses};`,
         "# The node's tuned open-files limit: every proxied request holds two descriptors (client and upstream).",
         `worker_rlimit_nofile ${c.nofile};`,

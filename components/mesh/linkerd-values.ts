@@ -31,6 +31,9 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
     checkPem(i.issuerKeyPem, "PRIVATE KEY", "issuerKeyPem");
     return {
         identityTrustAnchorsPEM: i.trustAnchorPem,
+        // iptables set up by the linkerd-cni DaemonSet, so no injected pod carries linkerd-init with
+        // NET_ADMIN/NET_RAW, and the workloads' namespace can enforce Pod Security `restricted`.
+        cniEnabled: true,
         identity: {
             issuer: {
                 // The issuer comes from these values (not cert-manager): the chart writes it to linkerd-identity-issuer.
@@ -39,6 +42,11 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
             },
         },
         ...(i.highAvailability ? HA_VALUES : {}),
+        // What `restricted` checks in each injected container beyond what the chart sets itself
+        // (allowPrivilegeEscalation false, runAsNonRoot, seccomp RuntimeDefault): every capability dropped.
+        proxy: { ...(i.highAvailability ? (HA_VALUES.proxy as Record<string, unknown>) : {}), capabilities: { drop: ["ALL"] } },
+        // The CNI mode's init container (checks the iptables redirect): non-root, no capabilities.
+        networkValidator: { enableSecurityContext: true },
     };
 }
 
@@ -88,6 +96,32 @@ export function linkerdNamespaceMetadata(namespace: string): { labels: Record<st
             "linkerd.io/is-control-plane": "true",
             "config.linkerd.io/admission-webhooks": "disabled",
             "linkerd.io/control-plane-ns": namespace,
+            "pod-security.kubernetes.io/enforce": "privileged",
+        },
+        annotations: { "linkerd.io/inject": "disabled" },
+    };
+}
+
+/** Where k3s keeps its CNI configuration and (since v1.31.2, static across upgrades) its CNI binaries. */
+export const K3S_CNI_PATHS = { netDir: "/var/lib/rancher/k3s/agent/etc/cni/net.d", binDir: "/var/lib/rancher/k3s/data/cni" };
+
+/**
+ * Values of the linkerd2-cni chart on k3s: the plugin chains itself onto k3s's
+ * flannel conflist, in k3s's own directories (not /etc/cni/net.d, /opt/cni/bin).
+ */
+export function linkerdCniValues(paths: { netDir: string; binDir: string } = K3S_CNI_PATHS): Record<string, unknown> {
+    return { destCNINetDir: paths.netDir, destCNIBinDir: paths.binDir };
+}
+
+/**
+ * The CNI plugin's namespace: its DaemonSet writes to the nodes' CNI directories
+ * through hostPath volumes, which only `privileged` admits; nothing else runs there.
+ */
+export function linkerdCniNamespaceMetadata(): { labels: Record<string, string>; annotations: Record<string, string> } {
+    return {
+        labels: {
+            "config.linkerd.io/admission-webhooks": "disabled",
+            "linkerd.io/cni-resource": "true",
             "pod-security.kubernetes.io/enforce": "privileged",
         },
         annotations: { "linkerd.io/inject": "disabled" },

@@ -65,9 +65,15 @@ export function guestMac(name: string): string {
     return ["52", "54", "00", ...[h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, "0"))].join(":");
 }
 
-/** Where the downloaded base image lives when baseImage is a URL: named by the URL's hash, so a new URL is a new file. */
-export function baseImagePathForUrl(storageDir: string, url: string): string {
-    const h = createHash("sha256").update(url).digest("hex").slice(0, 16);
+/**
+ * Where the downloaded base image lives when baseImage is a URL: named by the hash of
+ * the URL (and of the pinned SHA512, when one is set), so a new URL or pin is a new file.
+ */
+export function baseImagePathForUrl(storageDir: string, url: string, sha512?: string): string {
+    const h = createHash("sha256")
+        .update(sha512 ? `${url}\0${sha512.toLowerCase()}` : url)
+        .digest("hex")
+        .slice(0, 16);
     return `${storageDir.replace(/\/+$/, "")}/base-${h}.img`;
 }
 
@@ -247,10 +253,22 @@ export function renderWaitCommand(
     });
 }
 
+/** The checksum a downloaded base image is verified against: a pinned SHA512, or the published checksum file's entry. */
+export type BaseImageChecksum = { sha512: string } | { url: string };
+
 /** create/delete command lines for the downloaded base image (only when baseImage is a URL). */
-export function renderBaseImageCommands(url: string, dest: string, hypervisorUser: string): HypervisorCommands {
+export function renderBaseImageCommands(
+    url: string,
+    dest: string,
+    hypervisorUser: string,
+    checksum: BaseImageChecksum,
+): HypervisorCommands {
     const script = loadHypervisorScript("base-image.sh");
-    const env = { NORDSTACK_BASE_URL: url, NORDSTACK_BASE_IMAGE: dest };
+    const env = {
+        NORDSTACK_BASE_URL: url,
+        NORDSTACK_BASE_IMAGE: dest,
+        ...("sha512" in checksum ? { NORDSTACK_BASE_SHA512: checksum.sha512 } : { NORDSTACK_BASE_SHA512_URL: checksum.url }),
+    };
     const r = (action: string) => renderNodeStep({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 1800 }).command;
     return { create: r("create"), delete: r("delete"), stdin: script };
 }

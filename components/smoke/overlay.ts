@@ -5,9 +5,20 @@ import type { NodeHandle } from "../nodes/source";
 import { loadNodeScript, renderNodeStep } from "../host/remote-script";
 import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
+import { containerSecurityContext, NOBODY_RUN_AS, podSecurityContext, podSecurityLabels, writableDirs } from "../services/security";
 
-/** Alpine pinned by tag; iperf3 and ping come from its package repository at start. */
-export const OVERLAY_SMOKE_IMAGE = "docker.io/library/alpine:3.20.3";
+/**
+ * nicolaka/netshoot v0.13 (Alpine based), pinned by digest: it already holds
+ * iperf3, iputils ping, getent, cut and tr, so the pods install nothing at run time.
+ */
+export const OVERLAY_SMOKE_IMAGE =
+    "docker.io/nicolaka/netshoot:v0.13@sha256:a20c2531bf35436ed3766cd6cfe89d352b050ccc4d7005ce6400adf97503da1b";
+
+/**
+ * Unprivileged ICMP: ping opens an ICMP datagram socket when the pod's group is in
+ * ping_group_range (a namespaced "safe" sysctl), so no pod needs NET_RAW.
+ */
+const PING_SYSCTLS = { "net.ipv4.ping_group_range": `${NOBODY_RUN_AS.runAsGroup} ${NOBODY_RUN_AS.runAsGroup}` };
 
 export interface OverlaySmokeArgs {
     provider: k8s.Provider;
@@ -30,7 +41,6 @@ export interface OverlaySmokeArgs {
 export function overlayClientScript(duration: number, parallel: number): string {
     return [
         "set -eu",
-        "apk add --no-cache iperf3 iputils >/dev/null",
         'addr=$(getent hosts "$SERVER" | cut -d" " -f1)',
         "mtu=$OVERLAY_MTU; lo=1252; hi=$((mtu - 28)); pmtu=0",
         'if ping -M do -c1 -W1 -s $lo "$addr" >/dev/null 2>&1; then',
@@ -62,12 +72,20 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             {
                 metadata: {
                     name: "nordstack-smoke",
-                    labels: { ...UNMESHED_NAMESPACE_LABELS },
+                    labels: { ...UNMESHED_NAMESPACE_LABELS, ...podSecurityLabels("restricted") },
                     annotations: { "linkerd.io/inject": "disabled" },
                 },
             },
             k,
         );
+        // Pod Security `restricted`: nobody, no capability, read-only root; iperf3 maps its buffers from a file in /tmp.
+        const scratch = writableDirs({ tmp: "/tmp" });
+        const hardened = {
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(NOBODY_RUN_AS, PING_SYSCTLS),
+            volumes: scratch.volumes,
+        };
+        const container = { securityContext: containerSecurityContext(NOBODY_RUN_AS), volumeMounts: scratch.mounts };
         const serverLabels = { "app.kubernetes.io/name": "nordstack-iperf3-server" };
         const server = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -79,11 +97,13 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     template: {
                         metadata: { labels: serverLabels },
                         spec: {
+                            ...hardened,
                             containers: [
                                 {
+                                    ...container,
                                     name: "iperf3",
                                     image,
-                                    command: ["sh", "-c", "apk add --no-cache iperf3 >/dev/null && exec iperf3 -s"],
+                                    command: ["iperf3", "-s"],
                                     ports: [{ containerPort: 5201 }],
                                     readinessProbe: { tcpSocket: { port: 5201 }, periodSeconds: 2 },
                                 },
@@ -111,6 +131,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     backoffLimit: 0,
                     template: {
                         spec: {
+                            ...hardened,
                             restartPolicy: "Never",
                             affinity: {
                                 podAntiAffinity: {
@@ -121,6 +142,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                             },
                             containers: [
                                 {
+                                    ...container,
                                     name: "client",
                                     image,
                                     command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1)],

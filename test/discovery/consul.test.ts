@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, value, valueAndSecret } from "../helpers/mocks";
 import { fake, installFakeOutputMocks, mockProvider } from "../mesh/fake-outputs";
 import { coreDnsCustomData, coreDnsDataHash } from "../../components/discovery/coredns";
+import { podSecurityLabels } from "../../components/services/security";
 import type { ConsulArgs } from "../../components/discovery/consul";
 
 before(() => installFakeOutputMocks());
@@ -55,7 +56,11 @@ describe("Consul (mocks)", () => {
         const ns = rec.byName("c1-namespace").props as { metadata: { name: string; annotations: Record<string, string> } };
         assert.deepEqual(ns.metadata, {
             name: "consul",
-            labels: { "config.linkerd.io/admission-webhooks": "disabled", "app.kubernetes.io/managed-by": "nordstack" },
+            labels: {
+                "config.linkerd.io/admission-webhooks": "disabled",
+                "app.kubernetes.io/managed-by": "nordstack",
+                ...podSecurityLabels("baseline"),
+            },
             annotations: { "linkerd.io/inject": "disabled" },
         });
     });

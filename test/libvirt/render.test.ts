@@ -210,7 +210,7 @@ describe("libvirt-render: hypervisor commands", () => {
     });
     it("environment round-trips through bash unchanged (multi-line, quotes)", () => {
         const env = guestEnv(spec({ kernel: "/k", kernelArgs: `it's "quoted"` }), "qemu:///system");
-        const cmd = renderBaseImageCommands("https://x/a.img", "/d/base.img", "root"); // shares the quoting path
+        const cmd = renderBaseImageCommands("https://x/a.img", "/d/base.img", "root", { url: "https://x/SHA512SUMS" }); // shares the quoting path
         assert.match(cmd.create, /NORDSTACK_BASE_URL=https:\/\/x\/a\.img NORDSTACK_BASE_IMAGE=\/d\/base\.img/);
         const out = execFileSync(
             "bash",

@@ -70,18 +70,20 @@ describe("graph invariants of the dev stack (mocks)", () => {
                 meshed.push(name);
             }
         }
-        assert.deepEqual(meshed, ["nordstack"]);
+        assert.deepEqual(meshed, ["nordstack", "nordstack-gateway"]);
         // Everything in a meshed namespace gets the namespace from the Namespace resource's output,
         // so the engine creates it only after the namespace, hence after the control plane.
-        const nsResource = namespaces.find((n) => meta(n).annotations?.["linkerd.io/inject"] === "enabled")!;
+        const byName = new Map<string, Recorded>();
+        for (const ns of namespaces) byName.set(await value(meta(ns).name as pulumi.Input<string>), ns);
         let inMeshed = 0;
         for (const r of rec.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== "kubernetes:core/v1:Namespace")) {
             const nsInput = meta(r).namespace;
-            if (nsInput === undefined || (await value(nsInput)) !== "nordstack") continue;
+            const nsName = nsInput === undefined ? undefined : await value(nsInput);
+            if (nsName === undefined || !meshed.includes(nsName)) continue;
             inMeshed++;
             assert.ok(pulumi.Output.isInstance(nsInput), `${r.name} must take its namespace from the Namespace resource`);
             const deps = await (nsInput as unknown as { allResources: () => Promise<Set<pulumi.Resource>> }).allResources();
-            assert.ok(deps.has(nsResource.resource), `${r.name} does not depend on the meshed namespace`);
+            assert.ok(deps.has(byName.get(nsName)!.resource), `${r.name} does not depend on the meshed namespace ${nsName}`);
         }
         assert.ok(inMeshed > 10, `checked ${inMeshed} objects in the meshed namespace`);
     });
