@@ -8,6 +8,8 @@ import { ConfigError, parsePlatformConfig, Platform, smokeRunId } from "./compon
 
 const cfg = new pulumi.Config("nordstack");
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+const backupAccessKeyId = cfg.getSecret("backupAccessKeyId");
+const backupSecretAccessKey = cfg.getSecret("backupSecretAccessKey");
 
 let config;
 try {
@@ -48,6 +50,9 @@ try {
         gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
         libvirt: cfg.getObject("libvirt"),
         services: cfg.getObject("services"),
+        backups: cfg.getObject("backups"),
+        backupAccessKeyIdSecret: backupAccessKeyId !== undefined,
+        backupSecretAccessKeySecret: backupSecretAccessKey !== undefined,
     });
 } catch (e) {
     // A clean message instead of a stack trace: the user fixes config, not code.
@@ -79,6 +84,8 @@ if (config.libvirt && libvirtHypervisorPrivateKey === undefined) {
     );
 }
 
+for (const warning of config.backups?.warnings ?? []) void pulumi.log.warn(`nordstack: ${warning}`);
+
 const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? (config.ssh.privateKeyPath ? readKeyFile(config.ssh.privateKeyPath) : undefined),
@@ -86,6 +93,8 @@ const platform = new Platform("nordstack", {
     libvirtHypervisorPrivateKey,
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
+    backupAccessKeyId,
+    backupSecretAccessKey,
 });
 
 export const nodes = platform.nodes;
@@ -101,3 +110,5 @@ export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
 export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
 export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
 export const serviceEndpoints = platform.workloads?.endpoints;
+/** Per datastore: destination, schedule, last successful backup (`pulumi refresh` updates it). */
+export const backups = platform.workloads?.backups;

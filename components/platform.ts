@@ -31,6 +31,9 @@ export interface PlatformArgs {
     gatewayTlsPrivateKey?: pulumi.Input<string>;
     /** The gateway's TLS certificate (PEM); TLS is on when both are set. */
     gatewayTlsCertificate?: string;
+    /** The object storage key pair for `config.backups` (secrets). */
+    backupAccessKeyId?: pulumi.Input<string>;
+    backupSecretAccessKey?: pulumi.Input<string>;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -238,6 +241,15 @@ export class Platform extends pulumi.ComponentResource {
                     {
                         provider,
                         services: cfg.services,
+                        ...(cfg.backups && args.backupAccessKeyId && args.backupSecretAccessKey
+                            ? {
+                                  backups: {
+                                      config: cfg.backups,
+                                      accessKeyId: args.backupAccessKeyId,
+                                      secretAccessKey: args.backupSecretAccessKey,
+                                  },
+                              }
+                            : {}),
                         gateway: {
                             serverNames: cfg.gateway.serverNames,
                             replicas: cfg.gateway.replicas,
