@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
-# PostgreSQL and Redis running the rendered configs, wrk for the gateway
-# benchmark, and the shell linter.
+# PostgreSQL and Redis running the rendered configs, pgBackRest and rclone
+# backing them up (to the S3 server scripts/s3-server/install.sh builds from Go
+# modules, cached in .toolchain/), wrk for the gateway benchmark, and the shell
+# linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -26,6 +28,8 @@ DEPS=(
     "redis-server:redis-server"
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
+    "pgbackrest:pgbackrest"
+    "rclone:rclone"
     "curl:curl"
     "wrk:wrk"
     "virsh:libvirt-clients"
@@ -47,6 +51,8 @@ missing_packages() {
     done | sort -u
 }
 
+S3_SERVER="$(dirname "${BASH_SOURCE[0]}")/../s3-server/install.sh"
+
 main() {
     local missing
     missing=$(missing_packages | tr '\n' ' ')
@@ -57,8 +63,11 @@ main() {
             echo "install them with: sudo bash scripts/dev/system-deps.sh --install" >&2
             exit 1
         fi
+        bash "$S3_SERVER" --check
         ;;
     --install)
+        # The S3 server for the backup tests: built once from Go modules, then a no-op.
+        bash "$S3_SERVER"
         [ -n "${missing// /}" ] || return 0
         [ "$(id -u)" -eq 0 ] || {
             echo "installing ${missing}needs root: sudo bash scripts/dev/system-deps.sh --install" >&2

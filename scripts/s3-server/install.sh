@@ -17,9 +17,12 @@ set -euo pipefail
 
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
+TMP_DIR=""
+cleanup() { if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi; }
+trap cleanup EXIT
 
 main() {
-    local here root tc bin stamp want go_bin tmp start
+    local here root tc bin stamp want go_bin start
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
     root=$(cd "$here/../.." && pwd)
     tc=${TOOLCHAIN_DIR:-$root/.toolchain}
@@ -45,19 +48,18 @@ main() {
 
     mkdir -p "$tc/bin" "$tc/stamps" "$tc/logs"
     [ -f "$tc/.gitignore" ] || printf '*\n' >"$tc/.gitignore"
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
+    TMP_DIR=$(mktemp -d)
     start=$(date +%s)
     echo "[s3-server] building $VERSITYGW_MODULE/cmd/versitygw@$VERSITYGW_VERSION (log: $tc/logs/versitygw.build.log)" >&2
     # go install PKG@VERSION builds with the module's own go.mod/go.sum, checked against the checksum database.
-    if ! GOBIN=$tmp GOFLAGS=-buildvcs=false CGO_ENABLED=0 timeout -k 10 "${S3_BUILD_TIMEOUT:-3600}" \
+    if ! GOBIN=$TMP_DIR GOFLAGS=-buildvcs=false CGO_ENABLED=0 timeout -k 10 "${S3_BUILD_TIMEOUT:-3600}" \
         "$go_bin" install -p 2 -trimpath -ldflags "-s -w" "$VERSITYGW_MODULE/cmd/versitygw@$VERSITYGW_VERSION" \
         >"$tc/logs/versitygw.build.log" 2>&1; then
         echo "[s3-server] build failed; last lines of $tc/logs/versitygw.build.log:" >&2
         tail -n 15 "$tc/logs/versitygw.build.log" >&2
         exit 1
     fi
-    mv -f "$tmp/versitygw" "$bin"
+    mv -f "$TMP_DIR/versitygw" "$bin"
     printf '%s\n' "$want" >"$stamp"
     echo "[s3-server] versitygw $VERSITYGW_VERSION built in $(($(date +%s) - start)) s" >&2
 }

@@ -97,7 +97,7 @@ export interface RunningS3 {
 }
 
 /** Starts versitygw on 127.0.0.1 over HTTPS (`localhost` in the certificate) and waits until it listens. */
-export async function startS3(dir: string, ca: TestCa): Promise<RunningS3> {
+export async function startS3(dir: string, ca: TestCa, region: string): Promise<RunningS3> {
     requireS3Server();
     const root = path.join(dir, "s3-root");
     mkdirSync(root, { recursive: true });
@@ -105,10 +105,14 @@ export async function startS3(dir: string, ca: TestCa): Promise<RunningS3> {
     const port = await freePort();
     const accessKeyId = `AK${randomBytes(8).toString("hex").toUpperCase()}`;
     const secretAccessKey = randomBytes(24).toString("base64url");
-    const proc: ChildProcess = spawn(VERSITYGW, ["--port", `127.0.0.1:${port}`, "--cert", cert, "--key", key, "posix", root], {
-        env: { ...process.env, ROOT_ACCESS_KEY: accessKeyId, ROOT_SECRET_KEY: secretAccessKey },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
+    const proc: ChildProcess = spawn(
+        VERSITYGW,
+        ["--quiet", "--port", `127.0.0.1:${port}`, "--region", region, "--cert", cert, "--key", key, "posix", root],
+        {
+            env: { ...process.env, ROOT_ACCESS_KEY: accessKeyId, ROOT_SECRET_KEY: secretAccessKey },
+            stdio: ["ignore", "pipe", "pipe"],
+        },
+    );
     let log = "";
     proc.stdout?.on("data", (d: Buffer) => (log += d.toString()));
     proc.stderr?.on("data", (d: Buffer) => (log += d.toString()));
