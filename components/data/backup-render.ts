@@ -112,6 +112,8 @@ function globalSection(c: PgbackrestCommon): string[] {
         "compress-type=zst",
         iniValue("process-max", c.processMax ?? 2),
         "start-fast=y",
+        "# How long check/backup wait for a WAL segment to reach the repository: room for a backlog after an outage.",
+        "archive-timeout=600",
         "delta=y",
         "log-level-console=info",
         "log-level-stderr=off",

@@ -32,7 +32,7 @@ main() {
     want="$VERSITYGW_MODULE@$VERSITYGW_VERSION"
 
     if [ "${1:-}" = --check ]; then
-        if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null | cut -d' ' -f1)" = "$want" ]; then return 0; fi
+        if [ -x "$bin" ] && [ "$(cut -d' ' -f1 "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
         echo "versitygw $VERSITYGW_VERSION is not built; run: bash scripts/s3-server/install.sh" >&2
         exit 1
     fi

@@ -148,13 +148,14 @@ describe("PostgreSQL: WAL archive + base backup with pgBackRest, point-in-time r
 
     const pgCtl = (data: string, action: string, extra: string[] = []) =>
         asPostgres(path.join(bin(), "pg_ctl"), ["-D", data, ...extra, "-w", "-t", "120", action], keyEnv, 180_000);
-    const psql = (port: number, sql: string) =>
+    const psql = (port: number, sql: string, timeoutMs = 120_000) =>
         ok(
-            run(path.join(bin(), "psql"), ["-X", "-w", "-h", "127.0.0.1", "-p", String(port), "-U", USER, "-d", USER, "-tAc", sql], {
-                PGPASSWORD: PASSWORD,
-                PGPASSFILE: "/dev/null",
-                PGCONNECT_TIMEOUT: "5",
-            }),
+            run(
+                path.join(bin(), "psql"),
+                ["-X", "-w", "-h", "127.0.0.1", "-p", String(port), "-U", USER, "-d", USER, "-tAc", sql],
+                { PGPASSWORD: PASSWORD, PGPASSFILE: "/dev/null", PGCONNECT_TIMEOUT: "5" },
+                timeoutMs,
+            ),
             `psql ${sql.slice(0, 60)}`,
         ).trim();
 
@@ -307,6 +308,7 @@ describe("PostgreSQL: WAL archive + base backup with pgBackRest, point-in-time r
         psql(
             pgPort,
             `CREATE TABLE bulk AS SELECT g AS id, ${Array(16).fill("md5(random()::text)").join(" || ")} AS payload FROM generate_series(1, ${rows}) g`,
+            1_800_000,
         );
         const dbBytes = Number(psql(pgPort, "SELECT pg_database_size(current_database())"));
 
