@@ -12,6 +12,7 @@
 // implicit one without a `keepalive` pool: one TCP handshake per request, the
 // very thing the article warns about. A replaced Service (new ClusterIP) rolls
 // the gateway pods instead (see `rolloutTriggers` in nginx.ts).
+import { RunError } from "@pulumi/pulumi";
 
 /** What the gateway needs to know about one service. `ServiceConfig` satisfies it. */
 export interface GatewayRoute {
@@ -214,7 +215,7 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
 /** Renders nginx.conf; throws one Error listing every problem of the input. */
 export function renderNginxConf(input: NginxConfInput): string {
     const problems = nginxConfProblems(input);
-    if (problems.length > 0) throw new Error(`gateway nginx.conf: ${problems.join("; ")}`);
+    if (problems.length > 0) throw new RunError(`gateway nginx.conf: ${problems.join("; ")}`);
     const c = withDefaults(input);
     const ka = c.keepalive > 0;
     const tls = c.tlsCertificatePath !== undefined && c.tlsKeyPath !== undefined;

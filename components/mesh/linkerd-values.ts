@@ -1,5 +1,6 @@
 // Helm values and namespace metadata for Linkerd, rendered by pure functions
 // (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
+import { RunError } from "@pulumi/pulumi";
 
 /** Linkerd's HA values need at least this many nodes: they require one replica per node (pod anti-affinity). */
 export const LINKERD_HA_MIN_NODES = 3;
@@ -70,6 +71,17 @@ const HA_VALUES: Record<string, unknown> = {
  * label keeps the injector away from its own namespace, and proxy-init needs
  * NET_ADMIN, hence the privileged pod-security level.
  */
+/**
+ * Labels of every namespace the stack makes that is not meshed: Linkerd's proxy
+ * injector webhook skips it, so nothing created there fails or waits on the
+ * webhook while the control plane is not ready (with HA values the webhook's
+ * failurePolicy is Fail).
+ */
+export const UNMESHED_NAMESPACE_LABELS: Readonly<Record<string, string>> = {
+    "config.linkerd.io/admission-webhooks": "disabled",
+    "app.kubernetes.io/managed-by": "nordstack",
+};
+
 export function linkerdNamespaceMetadata(namespace: string): { labels: Record<string, string>; annotations: Record<string, string> } {
     return {
         labels: {
@@ -84,6 +96,6 @@ export function linkerdNamespaceMetadata(namespace: string): { labels: Record<st
 
 function checkPem(pem: string, label: string, field: string): void {
     if (!new RegExp(`-----BEGIN (EC )?${label}-----`).test(pem)) {
-        throw new Error(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
+        throw new RunError(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
     }
 }

@@ -66,12 +66,12 @@ export class Linkerd extends pulumi.ComponentResource {
         let cpChart: ReturnType<typeof chartSource>;
         try {
             if (!Number.isInteger(args.nodeCount) || args.nodeCount < 1)
-                throw new Error(`nodeCount must be at least 1, got ${args.nodeCount}`);
-            if (!isDns1123Label(d.namespace)) throw new Error(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
+                throw new pulumi.RunError(`nodeCount must be at least 1, got ${args.nodeCount}`);
+            if (!isDns1123Label(d.namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(d.crdsChartVersion, "crdsChartVersion");
             checkPinnedVersion(d.controlPlaneChartVersion, "controlPlaneChartVersion");
             if (d.crdsChartVersion !== d.controlPlaneChartVersion) {
-                throw new Error(
+                throw new pulumi.RunError(
                     `crdsChartVersion (${d.crdsChartVersion}) and controlPlaneChartVersion (${d.controlPlaneChartVersion}) differ; ` +
                         `Linkerd releases both charts together, upgrade them together`,
                 );

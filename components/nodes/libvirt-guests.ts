@@ -157,7 +157,11 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
             const cmds = renderBaseImageCommands(base, basePath, hvUser);
             // A new URL is a new file: replace, so the old image is deleted once no guest sits on it any more.
             baseStep.push(
-                new remote.Command(`${name}-base-image`, { connection: hvConnection, ...cmds, triggers: [basePath] }, { parent: this }),
+                new remote.Command(
+                    `${name}-base-image`,
+                    { connection: hvConnection, ...cmds, triggers: [basePath], logging: "stderr", addPreviousOutputInEnv: false },
+                    { parent: this },
+                ),
             );
         }
 
@@ -194,15 +198,27 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
             // Same names (domain, address) before and after: the old guest must be gone before the new one starts.
             const domain = new remote.Command(
                 `${name}-${g.name}-domain`,
-                { connection: hvConnection, create: cmds.create, delete: cmds.delete, triggers: [trigger] },
+                {
+                    connection: hvConnection,
+                    create: cmds.create,
+                    delete: cmds.delete,
+                    stdin: cmds.stdin,
+                    triggers: [trigger],
+                    logging: "stderr",
+                    addPreviousOutputInEnv: false,
+                },
                 { parent: this, dependsOn: baseStep, deleteBeforeReplace: true },
             );
+            const wait = spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds));
             const ready = new remote.Command(
                 `${name}-${g.name}-ssh-ready`,
                 {
                     connection: hvConnection,
-                    create: spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds)),
+                    create: wait.command,
+                    stdin: wait.stdin,
                     triggers: [trigger],
+                    logging: "stderr",
+                    addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: [domain], deleteBeforeReplace: true },
             );
@@ -238,6 +254,8 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
                 privateInterface: "eth0",
                 user: guestUser,
                 connection: pulumi.secret(connection),
+                // The domain command's id changes whenever the guest is replaced.
+                identity: domain.id,
                 dependsOn: [domain, ready],
             };
         });

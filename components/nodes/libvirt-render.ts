@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderScriptCommand } from "../host/remote-script";
+import { renderNodeStep } from "../host/remote-script";
 
 /** Root of scripts/hypervisor/, resolved from this file so it works from any working directory. */
 export const HYPERVISOR_SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts", "hypervisor");
@@ -215,19 +215,26 @@ export function guestEnv(g: GuestSpec, libvirtUri: string): Record<string, strin
 export interface HypervisorCommands {
     create: string;
     delete: string;
+    /** The script, sent on stdin for both (see renderNodeStep). */
+    stdin: string;
 }
 
 /** create/delete command lines for one guest, as remote.Command runs them on the hypervisor. */
 export function renderGuestCommands(g: GuestSpec, hypervisorUser: string, libvirtUri: string): HypervisorCommands {
     const script = loadHypervisorScript("guest.sh");
     const env = guestEnv(g, libvirtUri);
-    const r = (action: string) => renderScriptCommand({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 300 });
-    return { create: r("create"), delete: r("delete") };
+    const r = (action: string) => renderNodeStep({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 300 }).command;
+    return { create: r("create"), delete: r("delete"), stdin: script };
 }
 
 /** Bounded wait on the hypervisor until the guest's sshd answers with its banner. */
-export function renderWaitCommand(g: GuestSpec, hypervisorUser: string, libvirtUri: string, waitSeconds: number): string {
-    return renderScriptCommand({
+export function renderWaitCommand(
+    g: GuestSpec,
+    hypervisorUser: string,
+    libvirtUri: string,
+    waitSeconds: number,
+): { command: string; stdin: string } {
+    return renderNodeStep({
         script: loadHypervisorScript("wait-ssh.sh"),
         env: {
             NORDSTACK_LIBVIRT_URI: libvirtUri,
@@ -244,6 +251,6 @@ export function renderWaitCommand(g: GuestSpec, hypervisorUser: string, libvirtU
 export function renderBaseImageCommands(url: string, dest: string, hypervisorUser: string): HypervisorCommands {
     const script = loadHypervisorScript("base-image.sh");
     const env = { NORDSTACK_BASE_URL: url, NORDSTACK_BASE_IMAGE: dest };
-    const r = (action: string) => renderScriptCommand({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 1800 });
-    return { create: r("create"), delete: r("delete") };
+    const r = (action: string) => renderNodeStep({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 1800 }).command;
+    return { create: r("create"), delete: r("delete"), stdin: script };
 }

@@ -11,6 +11,11 @@ import { DatastoreBinding, Service } from "./service";
 export interface WorkloadsArgs {
     /** Kubernetes provider of the cluster (from the k3s layer). */
     provider: k8s.Provider;
+    /**
+     * Linkerd's control plane: the meshed namespace waits for it, so no pod or Service
+     * is created while the injector webhook (failurePolicy Fail in HA) has no endpoints.
+     */
+    controlPlane?: pulumi.Resource;
     /** The validated services (`PlatformConfig.services`). */
     services: ServiceConfig[];
     /** Namespace created for the services, their datastores and the gateway. Default `nordstack`. */
@@ -71,7 +76,7 @@ export class Workloads extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
             { metadata: { name: args.namespace ?? "nordstack", annotations: { ...LINKERD_INJECT } } },
-            child,
+            { ...child, dependsOn: args.controlPlane ? [args.controlPlane] : [] },
         );
         this.namespace = ns.metadata.name;
         const common = { provider: args.provider, namespace: this.namespace, clusterDomain: args.clusterDomain };

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, renderScriptCommand } from "../host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../host/remote-script";
+import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
 
 /** Alpine pinned by tag; iperf3 and ping come from its package repository at start. */
@@ -55,7 +56,18 @@ export class OverlaySmoke extends pulumi.ComponentResource {
         const k = { parent: this, provider: args.provider };
         const image = args.image ?? OVERLAY_SMOKE_IMAGE;
         const duration = args.durationSeconds ?? 10;
-        const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: "nordstack-smoke" } }, k);
+        // Not meshed (iperf3 must measure the overlay, not the proxies): out of the injector webhook's reach.
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            {
+                metadata: {
+                    name: "nordstack-smoke",
+                    labels: { ...UNMESHED_NAMESPACE_LABELS },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
+            k,
+        );
         const serverLabels = { "app.kubernetes.io/name": "nordstack-iperf3-server" };
         const server = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -129,20 +141,24 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             // A Job's pod template is immutable: a new run replaces it.
             { ...k, dependsOn: [svc], replaceOnChanges: ["metadata.labels"], deleteBeforeReplace: true },
         );
+        const reportScript = loadNodeScript("overlay-smoke.sh");
         const report = new remote.Command(
             `${name}-report`,
             {
                 connection: args.firstServer.connection,
-                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(([n, j]) =>
-                    renderScriptCommand({
-                        script: loadNodeScript("overlay-smoke.sh"),
-                        env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
-                        user: args.firstServer.user,
-                        timeoutSeconds: duration + 300,
-                    }),
+                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(
+                    ([n, j]) =>
+                        renderNodeStep({
+                            script: reportScript,
+                            env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
+                            user: args.firstServer.user,
+                            timeoutSeconds: duration + 300,
+                        }).command,
                 ),
+                stdin: reportScript,
                 triggers: [args.runId],
                 logging: "stderr",
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: [job] },
         );
@@ -150,7 +166,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             const pairs = parseSmokeOutput(out);
             const mtus = Object.fromEntries(pairs.flatMap((p) => [[p.from, mtu] as const, [p.to, mtu] as const]));
             const problems = judgePairs(pairs, args.thresholds, mtus);
-            if (problems.length > 0) throw new Error(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
+            if (problems.length > 0) throw new pulumi.RunError(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
             return pairs;
         });
         this.registerOutputs({ results: this.results });

@@ -2,9 +2,9 @@
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
 # PostgreSQL and Redis running the rendered configs, pgBackRest and rclone
-# backing them up (to the S3 server scripts/s3-server/install.sh builds from Go
-# modules, cached in .toolchain/), wrk for the gateway benchmark, and the shell
-# linter.
+# backing them up (to the S3 server scripts/s3-server/install.sh builds), wrk
+# for the gateway benchmark, etcd for the test API server
+# (test/helpers/kube-apiserver.ts), and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -31,6 +31,7 @@ DEPS=(
     "pgbackrest:pgbackrest"
     "rclone:rclone"
     "curl:curl"
+    "sudo:sudo"
     "wrk:wrk"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"
@@ -40,6 +41,7 @@ DEPS=(
     "cloud-localds:cloud-image-utils"
     "mmdebstrap:mmdebstrap"
     "linux-version:linux-image-amd64"
+    "etcd:etcd-server"
 )
 
 missing_packages() {
@@ -51,8 +53,6 @@ missing_packages() {
     done | sort -u
 }
 
-S3_SERVER="$(dirname "${BASH_SOURCE[0]}")/../s3-server/install.sh"
-
 main() {
     local missing
     missing=$(missing_packages | tr '\n' ' ')
@@ -63,11 +63,8 @@ main() {
             echo "install them with: sudo bash scripts/dev/system-deps.sh --install" >&2
             exit 1
         fi
-        bash "$S3_SERVER" --check
         ;;
     --install)
-        # The S3 server for the backup tests: built once from Go modules, then a no-op.
-        bash "$S3_SERVER"
         [ -n "${missing// /}" ] || return 0
         [ "$(id -u)" -eq 0 ] || {
             echo "installing ${missing}needs root: sudo bash scripts/dev/system-deps.sh --install" >&2

@@ -42,8 +42,8 @@ function backupsConfig(over: Partial<BackupsConfig> = {}): BackupsConfig {
             region: "no-osl-1",
             postgresImage: "registry.example.no/nordstack/postgres-pgbackrest:15.18-2.45",
         },
-        backupAccessKeyIdSecret: true,
-        backupSecretAccessKeySecret: true,
+        backupAccessKeyId: true,
+        backupSecretAccessKey: true,
     }).backups;
     assert.ok(b);
     return { ...b, ...over };

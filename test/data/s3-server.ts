@@ -16,7 +16,7 @@ export function requireS3Server(): void {
     const check = spawnSync("bash", [path.join(__dirname, "..", "..", "scripts", "s3-server", "install.sh"), "--check"], {
         encoding: "utf8",
     });
-    assert.equal(check.status, 0, `${check.stderr}(scripts/dev/system-deps.sh --install builds it)`);
+    assert.equal(check.status, 0, `${check.stderr}(npm test as root and .ci/run build it)`);
 }
 
 function openssl(args: string[]): void {

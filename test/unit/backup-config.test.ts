@@ -12,7 +12,7 @@ const GOOD = {
     region: "no-osl-1",
     postgresImage: "registry.example.no/nordstack/postgres-pgbackrest:15.18-2.45",
 };
-const SECRETS = { backupAccessKeyIdSecret: true, backupSecretAccessKeySecret: true };
+const SECRETS = { backupAccessKeyId: true, backupSecretAccessKey: true };
 
 function parse(backups: unknown, extra: Record<string, unknown> = SECRETS) {
     return parsePlatformConfig(rawConfig({ backups, ...extra }));
@@ -61,7 +61,7 @@ describe("backups config", () => {
         assert.deepEqual(paths, ["backupAccessKeyId", "backupSecretAccessKey", "backups.bucket", "backups.region"]);
         assert.match(ps.find((p) => p.path === "backupAccessKeyId")?.message ?? "", /pulumi config set --secret backupAccessKeyId/);
         assert.deepEqual(
-            problems(GOOD, { backupAccessKeyIdSecret: true }).map((p) => p.path),
+            problems(GOOD, { backupAccessKeyId: true }).map((p) => p.path),
             ["backupSecretAccessKey"],
         );
         assert.deepEqual(
