@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { freePort, sleep } from "../gateway/harness";
 
-export const VERSITYGW = path.join(__dirname, "..", "..", ".toolchain", "bin", "versitygw");
+export const VERSITYGW = path.join(process.env.TOOLCHAIN_DIR ?? path.join(__dirname, "..", "..", ".toolchain"), "bin", "versitygw");
 
 export function requireS3Server(): void {
     const check = spawnSync("bash", [path.join(__dirname, "..", "..", "scripts", "s3-server", "install.sh"), "--check"], {
