@@ -202,7 +202,13 @@ export const CONFIG_KEYS = {
         type: "integer",
         default: 64,
         description:
-            "Idle keepalive connections per upstream, 0-10000 (size it from the expected concurrency); 0 turns upstream keepalive off.",
+            "Floor of the idle keepalive connections per gateway worker per upstream, 0-10000 (the pool is sized from gatewayExpectedConcurrency); 0 turns upstream keepalive off.",
+    },
+    gatewayExpectedConcurrency: {
+        type: "integer",
+        default: 256,
+        description:
+            "Concurrent requests one gateway pod serves at peak (all services), 1-1000000; sizes each worker's upstream keepalive pool.",
     },
     gatewayMicroCacheSeconds: {
         type: "integer",

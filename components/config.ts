@@ -129,6 +129,8 @@ export interface GatewayConfig {
     serverNames: string[];
     replicas: number;
     keepalive: number;
+    /** Concurrent requests one gateway pod serves at peak; sizes the keepalive pools. */
+    expectedConcurrency: number;
     /** 0 = off. */
     microCacheSeconds: number;
     /** Per client address; 0 = off. */
@@ -243,6 +245,7 @@ export const DEFAULTS = {
     linkerdTrustAnchorGeneration: keyDefault<string>("linkerdTrustAnchorGeneration"),
     gatewayReplicas: keyDefault<number>("gatewayReplicas"),
     gatewayKeepalive: keyDefault<number>("gatewayKeepalive"),
+    gatewayExpectedConcurrency: keyDefault<number>("gatewayExpectedConcurrency"),
 };
 
 /** The oldest k3s minor the pinned Linkerd chart accepts (its Chart.yaml: kubeVersion >=1.31.0-0). */
@@ -253,8 +256,8 @@ const TOP_KEYS = Object.keys(CONFIG_KEYS);
 /**
  * Validates the whole stack configuration and returns it typed, with defaults
  * applied. Throws one `ConfigError` listing every problem, each naming the key
- * path and the fix. `sshPrivateKeySecret` is only a flag saying the secret
- * `sshPrivateKey` is set; the key itself never passes through here.
+ * path and the fix. Secret keys (`sshPrivateKey`, ...) arrive only as `true`
+ * (set); their values never pass through here.
  */
 export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const p = new Problems();
@@ -648,8 +651,14 @@ function parseGateway(r: Obj, hasServices: boolean, nodeCount: number, p: Proble
             "gatewayKeepalive",
             10000,
             DEFAULTS.gatewayKeepalive,
-            "size the idle upstream pool from the expected concurrency (0 turns keepalive off)",
+            "use the floor of the idle upstream pool per worker, e.g. 64 (0 turns keepalive off)",
         ),
+        expectedConcurrency: readInt(r, "gatewayExpectedConcurrency", "", p, {
+            min: 1,
+            max: 1000000,
+            default: DEFAULTS.gatewayExpectedConcurrency,
+            fix: "use the concurrent requests one gateway pod serves at peak, e.g. 256",
+        }),
         microCacheSeconds: int("gatewayMicroCacheSeconds", 3600, 0, "use seconds to cache identical GETs (0 = off)"),
         rateLimitPerSecond: int("gatewayRateLimitPerSecond", 1000000, 0, "use requests per second per client (0 = off)"),
     };

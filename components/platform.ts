@@ -277,6 +277,7 @@ export class Platform extends pulumi.ComponentResource {
                             serverNames: cfg.gateway.serverNames,
                             replicas: cfg.gateway.replicas,
                             keepalive: cfg.gateway.keepalive,
+                            expectedConcurrency: cfg.gateway.expectedConcurrency,
                             microCacheSeconds: cfg.gateway.microCacheSeconds,
                             rateLimitPerSecond: cfg.gateway.rateLimitPerSecond,
                             nofile: cfg.tuning.nofile,

@@ -27,8 +27,10 @@ export interface NginxArgs {
     nofile?: number;
     /** Connections per worker (client + upstream). Default 16384. */
     workerConnections?: number;
-    /** Idle upstream connections per worker per service. Default 64; at least the expected concurrent requests per service. */
+    /** Floor of the idle upstream connections per worker per service. Default 64; 0 turns upstream keepalive off. */
     keepalive?: number;
+    /** Concurrent requests one gateway pod serves at peak, all services together; sizes the keepalive pools. Default 256. */
+    expectedConcurrency?: number;
     /** Attempts per request, the first included. Default 2. */
     nextUpstreamTries?: number;
     /** Seconds during which a retry may start. Default 10. */
@@ -47,8 +49,11 @@ export interface NginxArgs {
     tlsCertificate?: pulumi.Input<string>;
     /** PEM private key (kept secret); set together with `tlsCertificate`. */
     tlsPrivateKey?: pulumi.Input<string>;
-    /** Requests and memory limit. Default 100m / 128Mi, limit 512Mi (no CPU limit: throttling adds latency to every request). */
-    resources?: { cpu: string; memory: string; memoryLimit: string };
+    /**
+     * Requests and limits. Default 100m / 128Mi, memory limit 512Mi, no CPU limit (throttling adds latency
+     * to every request). With a `cpuLimit` the gateway runs one worker per whole core of it (at least one).
+     */
+    resources?: { cpu: string; memory: string; memoryLimit: string; cpuLimit?: string };
     /** Cluster DNS domain. Default `cluster.local`. */
     clusterDomain?: string;
     /**
@@ -59,6 +64,20 @@ export interface NginxArgs {
 }
 
 const CONF_DIR = "/etc/nginx/nordstack";
+
+/**
+ * nginx workers for a CPU limit (a Kubernetes quantity such as `1500m` or `2`): one per whole core,
+ * at least one; 0 (`auto`, one per node core) without a limit. `auto` under a limit would start a
+ * worker per node core that the CFS quota then throttles in turn, a stall of up to a period each.
+ * Undefined for a value that is not a CPU quantity.
+ */
+export function workersForCpuLimit(limit: string | undefined): number | undefined {
+    if (limit === undefined) return 0;
+    const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(limit);
+    if (!m) return undefined;
+    const cores = Number(m[1]) / (m[2] === "m" ? 1000 : 1);
+    return cores > 0 ? Math.max(1, Math.floor(cores)) : undefined;
+}
 const TLS_DIR = "/etc/nginx/tls";
 
 /**
@@ -85,6 +104,7 @@ export class Nginx extends pulumi.ComponentResource {
         const replicas = args.replicas ?? 2;
         const appName = args.appName ?? "gateway";
         const tls = args.tlsCertificate !== undefined || args.tlsPrivateKey !== undefined;
+        const workers = workersForCpuLimit(args.resources?.cpuLimit);
         const confInput = {
             routes: args.routes,
             serverNames: args.serverNames,
@@ -92,6 +112,8 @@ export class Nginx extends pulumi.ComponentResource {
             nofile: args.nofile ?? DEFAULT_NOFILE,
             workerConnections: args.workerConnections,
             keepalive: args.keepalive,
+            expectedConcurrency: args.expectedConcurrency,
+            workerProcesses: workers ?? 0,
             nextUpstreamTries: args.nextUpstreamTries,
             nextUpstreamTimeoutSeconds: args.nextUpstreamTimeoutSeconds,
             connectTimeoutSeconds: args.connectTimeoutSeconds,
@@ -108,6 +130,9 @@ export class Nginx extends pulumi.ComponentResource {
         }
         if ((args.tlsCertificate === undefined) !== (args.tlsPrivateKey === undefined)) {
             problems.push("tlsCertificate and tlsPrivateKey must be set together");
+        }
+        if (workers === undefined) {
+            problems.push(`resources.cpuLimit ${JSON.stringify(args.resources?.cpuLimit)} is not a positive CPU quantity like 1500m or 2`);
         }
         if (problems.length > 0) throw new pulumi.ResourceError(`gateway: ${problems.join("; ")}`, this);
 
@@ -189,7 +214,10 @@ export class Nginx extends pulumi.ComponentResource {
                                     },
                                     resources: {
                                         requests: { cpu: args.resources?.cpu ?? "100m", memory: args.resources?.memory ?? "128Mi" },
-                                        limits: { memory: args.resources?.memoryLimit ?? "512Mi" },
+                                        limits: {
+                                            memory: args.resources?.memoryLimit ?? "512Mi",
+                                            ...(args.resources?.cpuLimit ? { cpu: args.resources.cpuLimit } : {}),
+                                        },
                                     },
                                     volumeMounts: [
                                         { name: "conf", mountPath: CONF_DIR, readOnly: true },

@@ -3,7 +3,7 @@
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
 # PostgreSQL and Redis running the rendered configs, pgBackRest and rclone
 # backing them up (to the S3 server scripts/s3-server/install.sh builds), wrk
-# for the gateway benchmark, etcd for the test API server
+# and HAProxy for the gateway benchmark, etcd for the test API server
 # (test/helpers/kube-apiserver.ts), and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
@@ -33,6 +33,7 @@ DEPS=(
     "curl:curl"
     "sudo:sudo"
     "wrk:wrk"
+    "haproxy:haproxy"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"
     "virt-qemu-run:libvirt-daemon-driver-qemu"

@@ -8,7 +8,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { NginxConfInput } from "../../components/gateway/nginx-conf";
-import type { UpstreamCommand, UpstreamStats } from "./upstream";
+import type { UpstreamCommand, UpstreamMode, UpstreamStats } from "./upstream";
 
 export const HOST = "api.nordstack.test";
 export const NGINX = "nginx";
@@ -119,13 +119,13 @@ export interface Upstream {
     port: number;
     address: string;
     stats(): Promise<UpstreamStats>;
-    setMode(mode: "ok" | "fail"): Promise<UpstreamStats>;
+    setMode(mode: UpstreamMode): Promise<UpstreamStats>;
     /** SIGKILL, like a crashed pod; resolves once the process is gone. */
     kill(): Promise<void>;
 }
 
 /** Forks upstream.ts and waits until it listens. */
-export async function startUpstream(id: string, mode: "ok" | "fail" = "ok"): Promise<Upstream> {
+export async function startUpstream(id: string, mode: UpstreamMode = "ok"): Promise<Upstream> {
     const child: ChildProcess = fork(path.join(__dirname, "upstream.ts"), [], {
         execArgv: ["--import", "tsx"],
         env: { ...process.env, UPSTREAM_ID: id, UPSTREAM_MODE: mode },
@@ -172,6 +172,10 @@ export interface Reply {
 export interface RequestOptions {
     port: number;
     path: string;
+    /** Default GET. */
+    method?: string;
+    /** Request body (sent with its Content-Length). */
+    body?: string;
     host?: string;
     headers?: Record<string, string>;
     /** Source address on loopback (127.0.0.0/8), to look like a different client. */
@@ -180,16 +184,17 @@ export interface RequestOptions {
     timeoutMs?: number;
 }
 
-/** One GET to 127.0.0.1. */
+/** One request (GET unless told) to 127.0.0.1. */
 export function request(o: RequestOptions): Promise<Reply> {
     return new Promise((resolve, reject) => {
+        const bodyHeaders = o.body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(o.body) };
         const req = http.request(
             {
                 host: "127.0.0.1",
                 port: o.port,
                 path: o.path,
-                method: "GET",
-                headers: { host: o.host ?? HOST, ...o.headers },
+                method: o.method ?? "GET",
+                headers: { host: o.host ?? HOST, ...bodyHeaders, ...o.headers },
                 localAddress: o.localAddress,
                 agent: o.agent ?? false,
                 timeout: o.timeoutMs ?? 10_000,
@@ -210,9 +215,9 @@ export function request(o: RequestOptions): Promise<Reply> {
                 res.on("error", reject);
             },
         );
-        req.on("timeout", () => req.destroy(new Error(`GET ${o.path} timed out`)));
+        req.on("timeout", () => req.destroy(new Error(`${o.method ?? "GET"} ${o.path} timed out`)));
         req.on("error", reject);
-        req.end();
+        req.end(o.body);
     });
 }
 
