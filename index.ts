@@ -37,6 +37,8 @@ try {
     throw e;
 }
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+const backupAccessKeyId = cfg.getSecret("backupAccessKeyId");
+const backupSecretAccessKey = cfg.getSecret("backupSecretAccessKey");
 
 function readKeyFile(file: string): pulumi.Output<string> {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
@@ -62,6 +64,8 @@ if (config.libvirt && libvirtHypervisorPrivateKey === undefined) {
     );
 }
 
+for (const warning of config.backups?.warnings ?? []) void pulumi.log.warn(`nordstack: ${warning}`);
+
 const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? (config.ssh.privateKeyPath ? readKeyFile(config.ssh.privateKeyPath) : undefined),
@@ -69,6 +73,8 @@ const platform = new Platform("nordstack", {
     libvirtHypervisorPrivateKey,
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
+    backupAccessKeyId,
+    backupSecretAccessKey,
 });
 
 export const nodes = platform.nodes;
@@ -84,3 +90,5 @@ export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
 export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
 export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
 export const serviceEndpoints = platform.workloads?.endpoints;
+/** Per datastore: destination, schedule, last successful backup (`pulumi refresh` updates it). */
+export const backups = platform.workloads?.backups;

@@ -273,6 +273,21 @@ export const CONFIG_KEYS = {
         description: "The microservices, each with its own datastores.",
         shape: "list of `{name, image (pinned tag or @sha256 digest), port (8080), replicas (2), healthPath (/health), gatewayPath (/api/<name>), datastores: [{engine: postgres|redis, instance?}], resources?: {cpu, memory, cpuLimit?, memoryLimit}, securityContext?: {runAsUser (65532), runAsGroup (65532), readOnlyRootFilesystem (true)}}`",
     },
+    backups: {
+        type: "object",
+        description: "Datastore backups to S3 storage (README: Backups); secrets backupAccessKeyId, backupSecretAccessKey.",
+        shape: "`{endpoint, bucket, region, prefix (nordstack), retentionDays (14), schedule (15 2 * * *), archiveTimeoutSeconds (300), allowInsecure, uriStyle, egressCidrs?, postgresImage}`",
+    },
+    backupAccessKeyId: {
+        type: "string",
+        secret: true,
+        description: "Access key id of the backup object storage: pulumi config set --secret backupAccessKeyId <id>.",
+    },
+    backupSecretAccessKey: {
+        type: "string",
+        secret: true,
+        description: "Secret access key of the backup object storage: pulumi config set --secret backupSecretAccessKey <key>.",
+    },
 } satisfies Record<string, ConfigKeyDecl>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

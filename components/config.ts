@@ -22,6 +22,7 @@ import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
 import { validateLibvirtGuests } from "./nodes/libvirt-validate";
 import { clusterPortClash, parseCidr, PublicPort } from "./host/firewall-rules";
 import type { ServiceSecurityOverride } from "./services/security";
+import { endpointSovereignty } from "./data/backup-endpoints";
 
 /** Guests to create on a hypervisor (issue 8): LibvirtGuests' arguments without the secret keys. */
 export type LibvirtConfig = Omit<LibvirtGuestsArgs, "hypervisor" | "guestPrivateKey"> & {
@@ -177,6 +178,33 @@ export interface FirewallConfig {
     confirmSeconds: number;
 }
 
+/** Continuous backups of every datastore to S3-compatible object storage (issue 17). */
+export interface BackupsConfig {
+    /** `https://host[:port]` of the S3 API (`http://` only with `allowInsecure`, and only for Redis). */
+    endpoint: string;
+    bucket: string;
+    /** S3 region name the requests are signed for. */
+    region: string;
+    /** Key prefix; each datastore gets `<prefix>/<instance>/`. */
+    prefix: string;
+    /** Days a base backup / RDB snapshot is kept (pgBackRest time retention; RDB objects older are deleted). */
+    retentionDays: number;
+    /** Cron schedule of base backups and RDB shipping (UTC). */
+    schedule: string;
+    /** Seconds after which PostgreSQL ships a WAL segment even when idle: the RPO bound. */
+    archiveTimeoutSeconds: number;
+    /** Accept `http://` (Redis only) and unverified TLS certificates. */
+    allowInsecure: boolean;
+    /** `path` (`https://host/bucket/key`, what most S3-compatible servers want) or `host` (`https://bucket.host/key`). */
+    uriStyle: "path" | "host";
+    /** Addresses the backup traffic may go to; default: the endpoint's IP when it is one, else any address on its port. */
+    egressCidrs: string[];
+    /** PostgreSQL image that also carries pgBackRest (images/postgres-pgbackrest); required with postgres datastores. */
+    postgresImage?: string;
+    /** Things to tell the user that are not errors (an endpoint of unknown location). */
+    warnings: string[];
+}
+
 export interface PlatformConfig {
     sovereignty: Sovereignty;
     region: string;
@@ -193,6 +221,8 @@ export interface PlatformConfig {
     /** When set, nodes are KVM guests created on this hypervisor instead of existing hosts. */
     libvirt?: LibvirtConfig;
     services: ServiceConfig[];
+    /** Object storage backups; undefined when the `backups` key is not set. */
+    backups?: BackupsConfig;
 }
 
 /** The article's tuning for many connections, plus reserved ports so ephemeral ports never take a cluster port. */
@@ -330,6 +360,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const mesh = parseMesh(r, p);
     const gateway = parseGateway(r, services.length > 0, nodes.length, p);
     const firewall = parseFirewall(r, k3s.enabled ? (k3s.apiHost ?? nodes.find((n) => n.role === "server")?.host) : undefined, p);
+    const backups = parseBackups(r, strict, services, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -351,6 +382,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         firewall,
         libvirt,
         services,
+        ...(backups ? { backups } : {}),
     };
 }
 
@@ -471,6 +503,172 @@ function parseLibvirt(r: Obj, skipHostKeys: boolean, p: Problems): LibvirtConfig
         for (const problem of validateLibvirtGuests({ ...cfg, hypervisor: { ...cfg.hypervisor, privateKey: "" } }))
             p.add("libvirt", problem);
     return guestsOk ? cfg : undefined;
+}
+
+const BACKUP_KEYS = [
+    "endpoint",
+    "bucket",
+    "region",
+    "prefix",
+    "retentionDays",
+    "schedule",
+    "archiveTimeoutSeconds",
+    "allowInsecure",
+    "uriStyle",
+    "egressCidrs",
+    "postgresImage",
+];
+
+/**
+ * `backups`: where every datastore's backups go. The S3 keys are the secrets
+ * `backupAccessKeyId` and `backupSecretAccessKey`; only whether they are set
+ * passes through here.
+ */
+function parseBackups(r: Obj, strict: boolean, services: ServiceConfig[], p: Problems): BackupsConfig | undefined {
+    if (r.backups === undefined || r.backups === null) return undefined;
+    if (!isObject(r.backups)) {
+        p.add("backups", "must be a map with endpoint, bucket, region (and optional retentionDays, schedule, ...)");
+        return undefined;
+    }
+    const b = r.backups;
+    checkKnownKeys(b, BACKUP_KEYS, "backups", p);
+    const warnings: string[] = [];
+    const hasPostgres = services.some((s) => s.datastores.some((d) => d.engine === "postgres"));
+    const allowInsecure = readBool(b, "allowInsecure", "backups", p, false);
+
+    const endpoint =
+        readString(b, "endpoint", "backups", p, {
+            required: true,
+            fix: "set the S3 endpoint URL, e.g. https://s3.example.no",
+        }) ?? "";
+    let host = "";
+    let port = 0;
+    if (endpoint) {
+        let url: URL | undefined;
+        try {
+            url = new URL(endpoint);
+        } catch {
+            p.add("backups.endpoint", `${JSON.stringify(endpoint)} is not a URL; use https://host[:port]`);
+        }
+        if (url) {
+            host = url.hostname.replace(/^\[|\]$/g, "");
+            port = Number(url.port || (url.protocol === "http:" ? 80 : 443));
+            if (url.protocol !== "https:" && url.protocol !== "http:") {
+                p.add("backups.endpoint", `${JSON.stringify(endpoint)} must start with https://`);
+            } else if (url.protocol === "http:" && !allowInsecure) {
+                p.add(
+                    "backups.endpoint",
+                    `${JSON.stringify(endpoint)} is plain http: backups and credentials would cross the network unencrypted; ` +
+                        "use https://, or set backups.allowInsecure: true deliberately (a lab server)",
+                );
+            } else if (url.protocol === "http:" && hasPostgres) {
+                p.add(
+                    "backups.endpoint",
+                    `${JSON.stringify(endpoint)} is plain http, but pgBackRest (PostgreSQL backups) speaks only HTTPS to object storage; ` +
+                        "use https:// (allowInsecure accepts a self-signed certificate)",
+                );
+            }
+            if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.username || url.password) {
+                p.add(
+                    "backups.endpoint",
+                    "must be only scheme, host and port (no path, query or credentials); put the bucket in backups.bucket",
+                );
+            }
+            const verdict = endpointSovereignty(host, strict);
+            if (verdict.error) p.add("backups.endpoint", verdict.error);
+            if (verdict.warning) warnings.push(`backups.endpoint: ${verdict.warning}`);
+        }
+    }
+    const bucket = readString(b, "bucket", "backups", p, { required: true, fix: "set the bucket name (create it first)" }) ?? "";
+    if (bucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+        p.add("backups.bucket", `${JSON.stringify(bucket)} is not an S3 bucket name (3–63 lower-case letters, digits, '.', '-')`);
+    }
+    const region =
+        readString(b, "region", "backups", p, {
+            required: true,
+            fix: "set the region the storage signs requests for (the provider documents it; single-region servers usually accept us-east-1)",
+        }) ?? "";
+    if (region && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(region)) p.add("backups.region", `${JSON.stringify(region)} is not a region name`);
+    const prefix = readString(b, "prefix", "backups", p, { default: "nordstack" }) ?? "nordstack";
+    if (!/^[a-z0-9][a-z0-9_-]*(\/[a-z0-9][a-z0-9_-]*)*$/.test(prefix)) {
+        p.add(
+            "backups.prefix",
+            `${JSON.stringify(prefix)} must be path segments of lower-case letters, digits, '-', '_' (no leading or trailing '/')`,
+        );
+    }
+    const retentionDays = readInt(b, "retentionDays", "backups", p, {
+        min: 1,
+        max: 3650,
+        default: 14,
+        fix: "keep backups at least 1 day (0 would delete every backup right after taking it)",
+    });
+    const schedule = readString(b, "schedule", "backups", p, { default: "15 2 * * *" }) ?? "15 2 * * *";
+    if (!isCronSchedule(schedule))
+        p.add("backups.schedule", `${JSON.stringify(schedule)} is not a 5-field cron schedule like "15 2 * * *"`);
+    const archiveTimeoutSeconds = readInt(b, "archiveTimeoutSeconds", "backups", p, {
+        min: 30,
+        max: 300,
+        default: 300,
+        fix: "use 30–300 seconds: at most this much committed work is lost with the node's disk",
+    });
+    const uriStyle = readString(b, "uriStyle", "backups", p, { default: "path" });
+    if (uriStyle !== "path" && uriStyle !== "host") p.add("backups.uriStyle", `must be path or host, got ${JSON.stringify(uriStyle)}`);
+    const egressCidrs = readStringList(
+        b,
+        "egressCidrs",
+        "backups",
+        p,
+        isIP(host) === 4 ? [`${host}/32`] : isIP(host) === 6 ? [`${host}/128`] : [],
+    );
+    egressCidrs.forEach((c, i) => {
+        const [ip, bits, extra] = c.split("/");
+        const max = isIP(ip ?? "") === 4 ? 32 : isIP(ip ?? "") === 6 ? 128 : -1;
+        if (extra !== undefined || max < 0 || !/^\d+$/.test(bits ?? "") || Number(bits) > max) {
+            p.add(join("backups.egressCidrs", i), `${JSON.stringify(c)} is not a CIDR like 198.51.100.7/32`);
+        }
+    });
+    if (host && isIP(host) === 0 && b.egressCidrs === undefined) {
+        warnings.push(
+            `backups.egressCidrs: not set, so backup pods may reach any address on port ${port}; list the storage's addresses to allow only them`,
+        );
+    }
+    const postgresImage = readString(b, "postgresImage", "backups", p);
+    if (hasPostgres && !postgresImage) {
+        p.add(
+            "backups.postgresImage",
+            "is required with postgres datastores: PostgreSQL runs pgBackRest itself (archive_command); " +
+                "build images/postgres-pgbackrest/Dockerfile, push it to your registry and set its pinned reference",
+        );
+    }
+    // The secrets themselves never pass through here: index.ts hands over `true` when one is set.
+    const isSet = (v: unknown) => v !== undefined && v !== null && v !== false && v !== "";
+    for (const [name, set] of [
+        ["backupAccessKeyId", isSet(r.backupAccessKeyId)],
+        ["backupSecretAccessKey", isSet(r.backupSecretAccessKey)],
+    ] as const) {
+        if (!set) p.add(name, `backups are on but the secret ${name} is not set; run \`pulumi config set --secret ${name} <value>\``);
+    }
+    return {
+        endpoint: endpoint.replace(/\/+$/, ""),
+        bucket,
+        region,
+        prefix,
+        retentionDays,
+        schedule,
+        archiveTimeoutSeconds,
+        allowInsecure,
+        uriStyle: uriStyle === "host" ? "host" : "path",
+        egressCidrs,
+        postgresImage,
+        warnings,
+    };
+}
+
+/** Five cron fields, each `*`, numbers, ranges, lists and steps (what a Kubernetes CronJob accepts, without macros). */
+function isCronSchedule(s: string): boolean {
+    const fields = s.trim().split(/\s+/);
+    const field = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+    return fields.length === 5 && fields.every((f) => field.test(f));
 }
 
 function parseMesh(r: Obj, p: Problems): MeshConfig {

@@ -37,3 +37,14 @@ export { renderNginxConf, nginxConfProblems } from "./gateway/nginx-conf";
 export { renderPostgresConf, renderPgHba } from "./data/postgres-conf";
 export { renderRedisConf, renderRedisAuthConf } from "./data/redis-conf";
 export { OverlaySmoke, OverlaySmokeArgs, overlayClientScript, OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";
+export { BackupArgs, BackupStatus } from "./data/backup";
+export { PostgresBackup, PostgresBackupArgs, PGBACKREST_TLS_PORT } from "./data/backup-postgres";
+export { RedisBackup, RedisBackupArgs, RCLONE_IMAGE } from "./data/backup-redis";
+export { endpointLocation, endpointSovereignty, EEA_COUNTRIES } from "./data/backup-endpoints";
+export {
+    renderPgbackrestDbConf,
+    renderPgbackrestRepoConf,
+    pgRestoreArgs,
+    renderRedisShipScript,
+    renderRedisFetchScript,
+} from "./data/backup-render";

@@ -33,6 +33,9 @@ export interface PlatformArgs {
     gatewayTlsPrivateKey?: pulumi.Input<string>;
     /** The gateway's TLS certificate (PEM); TLS is on when both are set. */
     gatewayTlsCertificate?: string;
+    /** The object storage key pair for `config.backups` (secrets). */
+    backupAccessKeyId?: pulumi.Input<string>;
+    backupSecretAccessKey?: pulumi.Input<string>;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -263,6 +266,15 @@ export class Platform extends pulumi.ComponentResource {
                     {
                         provider,
                         services: cfg.services,
+                        ...(cfg.backups && args.backupAccessKeyId && args.backupSecretAccessKey
+                            ? {
+                                  backups: {
+                                      config: cfg.backups,
+                                      accessKeyId: args.backupAccessKeyId,
+                                      secretAccessKey: args.backupSecretAccessKey,
+                                  },
+                              }
+                            : {}),
                         controlPlane: this.linkerd.controlPlane,
                         gateway: {
                             serverNames: cfg.gateway.serverNames,

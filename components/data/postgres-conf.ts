@@ -25,6 +25,8 @@ export interface PostgresConfInput {
     hbaFile?: string;
     /** Default `/var/run/postgresql` (the official image's). */
     unixSocketDirectories?: string;
+    /** Continuous WAL archiving (backups): the command and the most seconds a segment may wait while idle. Default off. */
+    archive?: { command: string; timeoutSeconds: number };
 }
 
 export const POSTGRES_CONF_DEFAULTS = {
@@ -65,6 +67,7 @@ export function renderPostgresConf(input: PostgresConfInput = {}): string {
         ["slowQueryMs", c.slowQueryMs, 0, 3600000],
         ["idleInTransactionTimeoutSeconds", c.idleInTransactionTimeoutSeconds, 0, 86400],
     ];
+    if (input.archive) ints.push(["archive.timeoutSeconds", input.archive.timeoutSeconds, 1, 300]);
     const bad = ints.filter(([, v, min, max]) => !Number.isInteger(v) || v < min || v > max);
     if (bad.length > 0)
         throw new RunError(`postgresql.conf: ${bad.map(([k, v, min, max]) => `${k} must be ${min}-${max}, got ${v}`).join("; ")}`);
@@ -92,6 +95,16 @@ export function renderPostgresConf(input: PostgresConfInput = {}): string {
         "log_disconnections = off",
         "log_destination = 'stderr'",
         "logging_collector = off",
+        ...(input.archive
+            ? [
+                  "# Every finished WAL segment goes to object storage; an idle server still switches segments",
+                  "# after archive_timeout, so at most that much committed work is lost with the node's disk.",
+                  "wal_level = replica",
+                  "archive_mode = on",
+                  `archive_command = ${pgQuote(input.archive.command)}`,
+                  `archive_timeout = ${input.archive.timeoutSeconds}`,
+              ]
+            : []),
         "",
     ].join("\n");
 }

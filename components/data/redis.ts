@@ -14,6 +14,8 @@ import {
     podMetadata,
 } from "./datastore";
 import { RedisConfInput, renderRedisAuthConf, renderRedisConf } from "./redis-conf";
+import type { BackupArgs } from "./backup";
+import { RedisBackup } from "./backup-redis";
 
 /** Pinned to the Redis version the tests run (Debian 12's redis-server 7.0.15). */
 export const REDIS_IMAGE = "docker.io/library/redis:7.0.15-alpine";
@@ -21,6 +23,8 @@ export const REDIS_IMAGE = "docker.io/library/redis:7.0.15-alpine";
 export interface RedisArgs extends DatastoreArgs {
     /** redis.conf settings; keep `maxMemoryMb` below the memory limit (default 192 under 256Mi). */
     settings?: Pick<RedisConfInput, "maxMemoryMb" | "maxMemoryPolicy" | "appendOnly">;
+    /** RDB snapshots shipped to object storage on a schedule (see RedisBackup). */
+    backup?: BackupArgs;
 }
 
 const PORT = 6379;
@@ -44,6 +48,8 @@ export class Redis extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
+    /** Backups, when `backup` is set. */
+    public readonly backup?: RedisBackup;
 
     constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:data:Redis", name, {}, opts);
@@ -151,6 +157,20 @@ export class Redis extends pulumi.ComponentResource {
             },
             child,
         );
+        if (args.backup) {
+            this.backup = new RedisBackup(
+                `${name}-backup`,
+                {
+                    datastore: args,
+                    backup: args.backup,
+                    credentialsSecretName: secret.metadata.name,
+                    redisImage: args.image ?? REDIS_IMAGE,
+                    host: this.host,
+                    port: PORT,
+                },
+                { parent: this, dependsOn: [this.statefulSet] },
+            );
+        }
         this.registerOutputs({ secretName: this.secretName, host: this.host, port: this.port, password: this.password });
     }
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { ServiceConfig } from "../config";
+import type { BackupsConfig, ServiceConfig } from "../config";
+import type { BackupArgs, BackupStatus } from "../data/backup";
 import { Postgres } from "../data/postgres";
 import { Redis } from "../data/redis";
 import { Nginx, NginxArgs } from "../gateway/nginx";
@@ -41,6 +42,8 @@ export interface WorkloadsArgs {
     clusterDomain?: string;
     /** Namespace of the Linkerd control plane, which the pods' proxies reach (NetworkPolicies). Default `linkerd`. */
     linkerdNamespace?: string;
+    /** Backups of every datastore to object storage, with the S3 key pair (secrets). Default: none. */
+    backups?: { config: BackupsConfig; accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
 }
 
 /**
@@ -70,6 +73,8 @@ export class Workloads extends pulumi.ComponentResource {
     public readonly services: Record<string, Service> = {};
     public readonly datastores: Record<string, Postgres | Redis> = {};
     public readonly gateway: Nginx;
+    /** Per datastore instance: where its backups go and when the last one succeeded; empty without backups. */
+    public readonly backups: pulumi.Output<Record<string, BackupStatus>>;
     /** Per service: DNS name and port inside the cluster. */
     public readonly endpoints: pulumi.Output<Record<string, { host: string; port: number }>>;
 
@@ -108,6 +113,24 @@ export class Workloads extends pulumi.ComponentResource {
         );
         this.gatewayNamespace = gwNs.metadata.name;
         const common = { provider: args.provider, namespace: this.namespace, clusterDomain: args.clusterDomain };
+        const bc = args.backups?.config;
+        const backup: BackupArgs | undefined =
+            bc && args.backups
+                ? {
+                      endpoint: bc.endpoint,
+                      bucket: bc.bucket,
+                      region: bc.region,
+                      uriStyle: bc.uriStyle,
+                      allowInsecure: bc.allowInsecure,
+                      prefix: bc.prefix,
+                      retentionDays: bc.retentionDays,
+                      schedule: bc.schedule,
+                      archiveTimeoutSeconds: bc.archiveTimeoutSeconds,
+                      egressCidrs: bc.egressCidrs,
+                      accessKeyId: args.backups.accessKeyId,
+                      secretAccessKey: args.backups.secretAccessKey,
+                  }
+                : undefined;
 
         for (const s of args.services) {
             const bindings: DatastoreBinding[] = s.datastores.map((d) => {
@@ -120,8 +143,16 @@ export class Workloads extends pulumi.ComponentResource {
                 };
                 const store =
                     d.engine === "postgres"
-                        ? new Postgres(`${name}-${d.instance}`, { ...dsArgs, image: args.postgresImage }, { parent: this })
-                        : new Redis(`${name}-${d.instance}`, { ...dsArgs, image: args.redisImage }, { parent: this });
+                        ? new Postgres(
+                              `${name}-${d.instance}`,
+                              {
+                                  ...dsArgs,
+                                  image: args.postgresImage,
+                                  ...(backup ? { backup: { ...backup, image: bc?.postgresImage } } : {}),
+                              },
+                              { parent: this },
+                          )
+                        : new Redis(`${name}-${d.instance}`, { ...dsArgs, image: args.redisImage, backup }, { parent: this });
                 this.datastores[d.instance] = store;
                 return { engine: d.engine, instance: d.instance, secretName: store.secretName };
             });
@@ -168,5 +199,13 @@ export class Workloads extends pulumi.ComponentResource {
             .all(services.map((s) => pulumi.all([s.serviceName, s.host]).apply(([n, host]) => [n, { host, port: s.port }] as const)))
             .apply((entries) => Object.fromEntries(entries));
         this.registerOutputs({ namespace: this.namespace, gatewayNamespace: this.gatewayNamespace, endpoints: this.endpoints });
+        this.backups = pulumi
+            .all(
+                Object.entries(this.datastores).flatMap(([instance, store]) =>
+                    store.backup ? [store.backup.status.apply((st) => [instance, st] as const)] : [],
+                ),
+            )
+            .apply((entries) => Object.fromEntries(entries));
+        this.registerOutputs({ namespace: this.namespace, endpoints: this.endpoints, backups: this.backups });
     }
 }

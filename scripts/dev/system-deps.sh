@@ -2,9 +2,10 @@
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
 # iproute2/util-linux for namespaces, iperf3/ping for network checks, nftables
 # for the node firewall (per lab namespace), nginx,
-# PostgreSQL and Redis running the rendered configs, wrk and HAProxy for the
-# gateway benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
-# and the shell linter.
+# PostgreSQL and Redis running the rendered configs, pgBackRest and rclone
+# backing them up (to the S3 server scripts/s3-server/install.sh builds), wrk
+# and HAProxy for the gateway benchmark, etcd for the test API server
+# (test/helpers/kube-apiserver.ts), and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -30,6 +31,8 @@ DEPS=(
     "redis-server:redis-server"
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
+    "pgbackrest:pgbackrest"
+    "rclone:rclone"
     "curl:curl"
     "sudo:sudo"
     "wrk:wrk"

@@ -72,7 +72,13 @@ describe("config keys: one declaration", () => {
             assert.ok(d.description.length > 20, `${k} needs a description`);
             if (!d.secret && d.type !== "object") assert.notEqual(defaultText(d), "", `${k} needs a default`);
         }
-        assert.deepEqual(SECRET_KEYS, ["sshPrivateKey", "gatewayTlsPrivateKey", "libvirtHypervisorPrivateKey"]);
+        assert.deepEqual(SECRET_KEYS, [
+            "sshPrivateKey",
+            "gatewayTlsPrivateKey",
+            "libvirtHypervisorPrivateKey",
+            "backupAccessKeyId",
+            "backupSecretAccessKey",
+        ]);
     });
 
     it("every declared key is accepted, every other top-level key refused with a suggestion", () => {
