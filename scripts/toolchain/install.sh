@@ -144,7 +144,7 @@ describe() {
 COLD_TABLE="
 pulumi                  1520  222
 pulumi-language-nodejs   272   20
-kubernetes              1200  441
+kubernetes              1295  441
 "
 COLD_DISK="Go module cache +2.2 GB, Go build cache +5.7 GB, .toolchain 450 MB (8.3 GB in all)"
 COLD_LOADED="at load ~25 on 2 cores the CLI alone took 83m40s"
