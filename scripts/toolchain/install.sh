@@ -442,8 +442,8 @@ for name in "${ORDERED[@]}"; do
 done
 if [ ${#TO_BUILD[@]} -gt 0 ]; then
   log "to build from the Go module proxy unless the official release is reachable: ${TO_BUILD[*]}"
-  log "  measured on an idle 2-core machine: ~$(fmt_secs "$cold_total") with empty Go caches, ~${WARM_SECS}s with warm ones"
-  log "  disk with empty caches: $COLD_DISK; free now: $(free_space "$("$GO" env GOCACHE 2>/dev/null || echo "$TC")") where the Go build cache is"
+  log "  measured on an idle 2-core machine: ~$(fmt_secs "$cold_total") with empty Go caches; with warm ones the whole toolchain takes ~${WARM_SECS}s"
+  log "  disk, whole toolchain from empty caches: $COLD_DISK; free now: $(free_space "$("$GO" env GOCACHE 2>/dev/null || echo "$TC")") where the Go build cache is"
   read -r load _ </proc/loadavg 2>/dev/null || load=0
   cores=$(nproc 2>/dev/null || echo 1)
   if [ "${load%.*}" -gt "$cores" ]; then
