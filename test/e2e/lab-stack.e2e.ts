@@ -173,7 +173,7 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
 
     it("a one-key change (a sysctl) previews as exactly the three tuning updates", async () => {
         await labStack.setConfig("sysctls", { value: JSON.stringify({ "net.ipv4.tcp_fin_timeout": "15" }) });
-        const p = await labStack.preview(transcript);
+        const p = await labStack.preview({ ...transcript, diff: true });
         const changes = Object.fromEntries(Object.entries(p.changeSummary).filter(([op]) => op !== "same"));
         assert.deepEqual(changes, { update: 3 }, p.stdout);
         assert.match(p.stdout, /net\.ipv4\.tcp_fin_timeout=15/, "the diff shows the new value");
@@ -218,6 +218,7 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
                 values.push(...pick("privateKeyPem").map(([n, v]) => [n, v.split("\n")[1]] as [string, string]));
         }
         const names = values.map(([n]) => n).join(", ");
+        console.log(`# lab-k3s state: ${withSecrets.resources.length} resources: ${[...new Set(withSecrets.resources.map((r) => r.type))].join(", ")}`);
         for (const expected of [
             "k3s-token.result",
             "gossip-key.result",

@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { GraphRecorder } from "../helpers/mocks";
-import { preflightJson } from "../helpers/fixtures";
+import { firewallConfirmJson, preflightJson } from "../helpers/fixtures";
 import { outputsFor } from "../mesh/fake-outputs";
 import type { Manifest } from "../helpers/kube-apiserver";
 
@@ -60,12 +60,9 @@ function stdoutFor(name: string, nodes: string[]): string {
     if (name.endsWith("-sysctl"))
         return JSON.stringify({ changed: true, dropIn: "/etc/sysctl.d/90-nordstack.conf", nofile: 1048576, values: {} });
     if (name.endsWith("-kubeconfig")) return readFileSync(path.join(ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
-    const client = /-smoke-client-(.*)$/.exec(name);
-    if (client)
-        return nodes
-            .filter((n) => n !== client[1])
-            .map((n) => pairLine(client[1], n))
-            .join("\n");
+    if (name.endsWith("-confirm")) return firewallConfirmJson();
+    const pair = /-smoke-pair-(.*)-(osl-\d+)$/.exec(name);
+    if (pair && nodes.includes(pair[1])) return pairLine(pair[1], pair[2]);
     if (name.endsWith("-overlay-smoke-report")) return pairLine(`pod@${nodes[1]}`, "pod@server", 1450); // VXLAN overlay: 1500 - 50
     return "";
 }
@@ -77,7 +74,7 @@ function installDevStackMocks(nodes: string[]): void {
                 const inputs = args.inputs as Record<string, unknown>;
                 const state: Record<string, unknown> = { ...inputs, ...outputsFor(args) };
                 if (args.type.startsWith("command:")) Object.assign(state, { stdout: stdoutFor(args.name, nodes), stderr: "" });
-                if (args.type === "random:index/randomPassword:RandomPassword")
+                if (args.type === "random:index/randomPassword:RandomPassword" && state.result === undefined)
                     state.result = `Tok3n${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
                 // The provider names objects that have no metadata.name, and reports it.
                 if (args.type.startsWith("kubernetes:") && !args.type.startsWith("kubernetes:helm.sh/") && !args.id) {
