@@ -1,16 +1,30 @@
 // Public API: what other stacks import to reuse nordstack's layers.
 export * from "./config";
+export { CONFIG_KEYS, ConfigKeyDecl, ConfigKeyType, SECRET_KEYS, RETIRED_KEYS } from "./config-keys";
 export { Platform, PlatformArgs } from "./platform";
 export type { NodeHandle, NodeSource } from "./nodes/source";
 export { ExistingHosts, ExistingHostsArgs, ExistingHostArgs, JumpHostArgs, NodeSummary } from "./nodes/existing-hosts";
 export { Preflight, PreflightArgs, preflightEnv } from "./host/preflight";
 export { PreflightResult, parsePreflightOutput, crossNodeProblems } from "./host/preflight-checks";
 export { HostTuning, HostTuningArgs, TuningResult, tuningEnv } from "./host/tuning";
-export { renderScriptCommand, shellQuote, loadNodeScript } from "./host/remote-script";
-export { Cluster, ClusterArgs, ClusterNodeArgs, ClusterNodeResources } from "./k3s/cluster";
+export { Firewall, FirewallArgs, FirewallResult, rulesHash } from "./host/firewall";
+export {
+    renderFirewallRules,
+    FirewallRulesArgs,
+    PublicPort,
+    CLUSTER_PORTS,
+    OVERLAY_INTERFACES,
+    FIREWALL_TABLE,
+    parseCidr,
+} from "./host/firewall-rules";
+export { renderNodeStep, NodeStep, NodeStepArgs, shellQuote, loadNodeScript } from "./host/remote-script";
+export { SecretFile, SecretFileArgs, renderSecretFileCommands } from "./host/secret-file";
+export { gate } from "./host/gate";
+export { Cluster, ClusterArgs, ClusterNodeArgs, ClusterNodeResources, K3sAirgapArgs } from "./k3s/cluster";
 export { overlayMtu, renderK3sConfig, rewriteKubeconfig, apiUrl, BACKEND_OVERHEAD, K3sRole } from "./k3s/render";
 export { NetworkSmoke, NetworkSmokeArgs, SmokeNodeArgs } from "./smoke/network";
-export { judgePairs, parseIperf3, parsePing, parseSmokeOutput, PairResult, SmokeThresholds } from "./smoke/results";
+export { judgePairs, parseIperf3, parsePing, parseSmokeOutput, requiredGbps, PairResult, SmokeThresholds } from "./smoke/results";
+export { scheduleRounds, smokePairs, ringOrder, SmokePair } from "./smoke/schedule";
 export { smokeRunId } from "./smoke/run-id";
 export * from "./mesh";
 export * from "./discovery";

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../host/remote-script";
 import { podLabels } from "../services/labels";
+import { containerSecurityContext, podSecurityContext, POSTGRES_RUN_AS, writableDirs } from "../services/security";
 import {
     checkDatastoreArgs,
     dataVolumeClaim,
@@ -93,6 +94,8 @@ export class Postgres extends pulumi.ComponentResource {
 
         const fromSecret = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: secret.metadata.name, key } });
         // pg_isready needs no password: it asks whether the server accepts connections, not for a login.
+        // Read-only root filesystem: the socket directory and /tmp (the entrypoint's nss_wrapper for other UIDs) are emptyDirs.
+        const scratch = writableDirs({ run: "/var/run/postgresql", tmp: "/tmp" });
         const ready = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", this.username, "-d", this.database];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             name,
@@ -107,11 +110,15 @@ export class Postgres extends pulumi.ComponentResource {
                         spec: {
                             // A fast shutdown checkpoint on a busy instance takes a while; SIGKILL before it risks a crash recovery.
                             terminationGracePeriodSeconds: 60,
+                            automountServiceAccountToken: false,
+                            // The image's postgres user; fsGroup makes the data volume its group's.
+                            securityContext: podSecurityContext(POSTGRES_RUN_AS),
                             containers: [
                                 {
                                     name: "postgres",
                                     image: args.image ?? POSTGRES_IMAGE,
                                     args: ["-c", `config_file=${CONF_DIR}/postgresql.conf`],
+                                    securityContext: containerSecurityContext(POSTGRES_RUN_AS),
                                     ports: [{ name: "postgres", containerPort: PORT, protocol: "TCP" }],
                                     env: [
                                         // Read by the image's entrypoint at the first start only, to create the user and database.
@@ -131,10 +138,11 @@ export class Postgres extends pulumi.ComponentResource {
                                     volumeMounts: [
                                         { name: "data", mountPath: "/var/lib/postgresql/data" },
                                         { name: "conf", mountPath: CONF_DIR, readOnly: true },
+                                        ...scratch.mounts,
                                     ],
                                 },
                             ],
-                            volumes: [{ name: "conf", configMap: { name: conf.metadata.name } }],
+                            volumes: [{ name: "conf", configMap: { name: conf.metadata.name, defaultMode: 0o444 } }, ...scratch.volumes],
                         },
                     },
                     volumeClaimTemplates: [dataVolumeClaim(args)],

@@ -1,6 +1,7 @@
 // Helm values of the consul-k8s chart (keys as in consul-k8s 2.0.3), rendered
 // by a pure function: Consul as the service catalog and DNS, with Linkerd (not
 // Consul Connect) as the mesh.
+import { RunError } from "@pulumi/pulumi";
 
 /** `global.name`: fixes resource names, so the DNS Service is always `consul-dns`. */
 export const CONSUL_NAME = "consul";
@@ -73,7 +74,7 @@ export function consulValuesProblems(i: ConsulValuesInput): string[] {
 /** Values of the consul chart. Throws listing every problem of the input. */
 export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
     const problems = consulValuesProblems(i);
-    if (problems.length > 0) throw new Error(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length > 0) throw new RunError(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
     const replicas = consulServerReplicas(i.nodeCount);
     return {
         global: {
@@ -96,6 +97,9 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
             storage: i.serverStorage,
             // No Consul Connect CA: Linkerd issues the workload identities.
             connect: false,
+            // One server: the chart's budget would be maxUnavailable 0, and the node drain of a
+            // k3s upgrade could never finish. With 3 servers it allows one down at a time.
+            disruptionBudget: replicas > 1 ? { enabled: true, maxUnavailable: 1 } : { enabled: false },
         },
         // Consul's own service mesh stays off: Linkerd is the mesh.
         connectInject: { enabled: false },

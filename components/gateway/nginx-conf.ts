@@ -12,6 +12,7 @@
 // implicit one without a `keepalive` pool: one TCP handshake per request, the
 // very thing the article warns about. A replaced Service (new ClusterIP) rolls
 // the gateway pods instead (see `rolloutTriggers` in nginx.ts).
+import { RunError } from "@pulumi/pulumi";
 
 /** What the gateway needs to know about one service. `ServiceConfig` satisfies it. */
 export interface GatewayRoute {
@@ -82,7 +83,7 @@ export interface NginxConfInput {
     listenHttp?: string;
     /** Listen address of HTTPS. Default `443`. */
     listenHttps?: string;
-    /** Worker user. Default `nginx` (the official image's). */
+    /** Worker user. Default `nginx` (the official image's). `""` renders none: an unprivileged master runs its workers as itself. */
     user?: string;
     /** Default `/var/run/nginx.pid`. */
     pidPath?: string;
@@ -221,7 +222,8 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
         ["tlsCertificatePath", c.tlsCertificatePath],
         ["tlsKeyPath", c.tlsKeyPath],
     ] as const) {
-        if (v !== undefined && !CONF_WORD.test(v)) p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
+        if (v !== undefined && !(field === "user" && v === "") && !CONF_WORD.test(v))
+            p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
     }
     for (const [field, v] of [
         ["listenHttp", c.listenHttp],
@@ -240,7 +242,7 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
 /** Renders nginx.conf; throws one Error listing every problem of the input. */
 export function renderNginxConf(input: NginxConfInput): string {
     const problems = nginxConfProblems(input);
-    if (problems.length > 0) throw new Error(`gateway nginx.conf: ${problems.join("; ")}`);
+    if (problems.length > 0) throw new RunError(`gateway nginx.conf: ${problems.join("; ")}`);
     const c = withDefaults(input);
     const pool = keepalivePool(c);
     const ka = pool > 0;
@@ -254,7 +256,7 @@ export function renderNginxConf(input: NginxConfInput): string {
     put(
         0,
         "# Rendered by nordstack (components/gateway/nginx-conf.ts): change the stack config, not this file.",
-        `user ${c.user};`,
+        ...(c.user === "" ? [] : [`user ${c.user};`]),
         `worker_processes ${c.workerProcesses === 0 ? "auto" : c.workerProcesses};`,
         "# The node's tuned open-files limit: every proxied request holds two descriptors (client and upstream).",
         `worker_rlimit_nofile ${c.nofile};`,

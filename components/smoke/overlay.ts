@@ -2,11 +2,23 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, renderScriptCommand } from "../host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../host/remote-script";
+import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
+import { containerSecurityContext, NOBODY_RUN_AS, podSecurityContext, podSecurityLabels, writableDirs } from "../services/security";
 
-/** Alpine pinned by tag; iperf3 and ping come from its package repository at start. */
-export const OVERLAY_SMOKE_IMAGE = "docker.io/library/alpine:3.20.3";
+/**
+ * nicolaka/netshoot v0.13 (Alpine based), pinned by digest: it already holds
+ * iperf3, iputils ping, getent, cut and tr, so the pods install nothing at run time.
+ */
+export const OVERLAY_SMOKE_IMAGE =
+    "docker.io/nicolaka/netshoot:v0.13@sha256:a20c2531bf35436ed3766cd6cfe89d352b050ccc4d7005ce6400adf97503da1b";
+
+/**
+ * Unprivileged ICMP: ping opens an ICMP datagram socket when the pod's group is in
+ * ping_group_range (a namespaced "safe" sysctl), so no pod needs NET_RAW.
+ */
+const PING_SYSCTLS = { "net.ipv4.ping_group_range": `${NOBODY_RUN_AS.runAsGroup} ${NOBODY_RUN_AS.runAsGroup}` };
 
 export interface OverlaySmokeArgs {
     provider: k8s.Provider;
@@ -29,7 +41,6 @@ export interface OverlaySmokeArgs {
 export function overlayClientScript(duration: number, parallel: number): string {
     return [
         "set -eu",
-        "apk add --no-cache iperf3 iputils >/dev/null",
         'addr=$(getent hosts "$SERVER" | cut -d" " -f1)',
         "mtu=$OVERLAY_MTU; lo=1252; hi=$((mtu - 28)); pmtu=0",
         'if ping -M do -c1 -W1 -s $lo "$addr" >/dev/null 2>&1; then',
@@ -55,7 +66,26 @@ export class OverlaySmoke extends pulumi.ComponentResource {
         const k = { parent: this, provider: args.provider };
         const image = args.image ?? OVERLAY_SMOKE_IMAGE;
         const duration = args.durationSeconds ?? 10;
-        const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: "nordstack-smoke" } }, k);
+        // Not meshed (iperf3 must measure the overlay, not the proxies): out of the injector webhook's reach.
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            {
+                metadata: {
+                    name: "nordstack-smoke",
+                    labels: { ...UNMESHED_NAMESPACE_LABELS, ...podSecurityLabels("restricted") },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
+            k,
+        );
+        // Pod Security `restricted`: nobody, no capability, read-only root; iperf3 maps its buffers from a file in /tmp.
+        const scratch = writableDirs({ tmp: "/tmp" });
+        const hardened = {
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(NOBODY_RUN_AS, PING_SYSCTLS),
+            volumes: scratch.volumes,
+        };
+        const container = { securityContext: containerSecurityContext(NOBODY_RUN_AS), volumeMounts: scratch.mounts };
         const serverLabels = { "app.kubernetes.io/name": "nordstack-iperf3-server" };
         const server = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -67,11 +97,13 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     template: {
                         metadata: { labels: serverLabels },
                         spec: {
+                            ...hardened,
                             containers: [
                                 {
+                                    ...container,
                                     name: "iperf3",
                                     image,
-                                    command: ["sh", "-c", "apk add --no-cache iperf3 >/dev/null && exec iperf3 -s"],
+                                    command: ["iperf3", "-s"],
                                     ports: [{ containerPort: 5201 }],
                                     readinessProbe: { tcpSocket: { port: 5201 }, periodSeconds: 2 },
                                 },
@@ -99,6 +131,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     backoffLimit: 0,
                     template: {
                         spec: {
+                            ...hardened,
                             restartPolicy: "Never",
                             affinity: {
                                 podAntiAffinity: {
@@ -109,6 +142,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                             },
                             containers: [
                                 {
+                                    ...container,
                                     name: "client",
                                     image,
                                     command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1)],
@@ -129,20 +163,24 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             // A Job's pod template is immutable: a new run replaces it.
             { ...k, dependsOn: [svc], replaceOnChanges: ["metadata.labels"], deleteBeforeReplace: true },
         );
+        const reportScript = loadNodeScript("overlay-smoke.sh");
         const report = new remote.Command(
             `${name}-report`,
             {
                 connection: args.firstServer.connection,
-                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(([n, j]) =>
-                    renderScriptCommand({
-                        script: loadNodeScript("overlay-smoke.sh"),
-                        env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
-                        user: args.firstServer.user,
-                        timeoutSeconds: duration + 300,
-                    }),
+                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(
+                    ([n, j]) =>
+                        renderNodeStep({
+                            script: reportScript,
+                            env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
+                            user: args.firstServer.user,
+                            timeoutSeconds: duration + 300,
+                        }).command,
                 ),
+                stdin: reportScript,
                 triggers: [args.runId],
                 logging: "stderr",
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: [job] },
         );
@@ -150,7 +188,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             const pairs = parseSmokeOutput(out);
             const mtus = Object.fromEntries(pairs.flatMap((p) => [[p.from, mtu] as const, [p.to, mtu] as const]));
             const problems = judgePairs(pairs, args.thresholds, mtus);
-            if (problems.length > 0) throw new Error(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
+            if (problems.length > 0) throw new pulumi.RunError(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
             return pairs;
         });
         this.registerOutputs({ results: this.results });

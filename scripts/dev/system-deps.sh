@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
-# iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, nftables
+# for the node firewall (per lab namespace), nginx,
 # PostgreSQL and Redis running the rendered configs, wrk and HAProxy for the
-# gateway benchmark, and the shell linter.
+# gateway benchmark, etcd for the test API server (test/helpers/kube-apiserver.ts),
+# and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -20,6 +22,8 @@ DEPS=(
     "tracepath:iputils-tracepath"
     "iperf3:iperf3"
     "sysctl:procps"
+    "nft:nftables"
+    "flock:util-linux"
     "shellcheck:shellcheck"
     "openssl:openssl"
     "nginx:nginx"
@@ -27,6 +31,7 @@ DEPS=(
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
     "curl:curl"
+    "sudo:sudo"
     "wrk:wrk"
     "haproxy:haproxy"
     "virsh:libvirt-clients"
@@ -37,6 +42,7 @@ DEPS=(
     "cloud-localds:cloud-image-utils"
     "mmdebstrap:mmdebstrap"
     "linux-version:linux-image-amd64"
+    "etcd:etcd-server"
 )
 
 missing_packages() {

@@ -1,15 +1,21 @@
 // The rendered redis.conf (ConfigMap part) and auth.conf (Secret part),
-// started for real with Debian's redis-server on 127.0.0.1.
+// started for real with Debian's redis-server on 127.0.0.1, as in its pod:
+// uid 999, group 1000, no capabilities, read-only root and config files, only
+// the data directory writable (test/helpers/pod-like.ts).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { redisQuote, renderRedisAuthConf, renderRedisConf } from "../../components/data/redis-conf";
 import { freePort, sleep } from "../gateway/harness";
+import { REDIS_RUN_AS } from "../../components/services/security";
+import { configFile, podCommand, PodUser, secretFile, writableDirs } from "../helpers/pod-like";
+
+const REDIS_POD: PodUser = { uid: REDIS_RUN_AS.runAsUser, gid: REDIS_RUN_AS.runAsGroup };
 
 type Reply = string | null | Reply[];
 
@@ -107,12 +113,18 @@ describe("redis-server started on the rendered configuration", () => {
         const port = await freePort();
         // Characters that need the quoting (space, quote, backslash) besides a random part like RandomPassword's.
         const password = `${randomBytes(18).toString("base64url")} "q\\ z`;
-        const authFile = path.join(dir, "auth.conf");
-        writeFileSync(authFile, renderRedisAuthConf(password), { mode: 0o600 });
-        const confFile = path.join(dir, "redis.conf");
+        chmodSync(dir, 0o755);
+        // The Secret volume's file: root-owned, readable by the pod's group only.
+        const authFile = path.join(dir, "auth", "auth.conf");
+        configFile(authFile, renderRedisAuthConf(password));
+        secretFile(authFile, REDIS_POD);
+        const confFile = path.join(dir, "conf", "redis.conf");
+        const data = path.join(dir, "data");
+        writableDirs(REDIS_POD, data);
         // Production values; only the address, port and file locations belong to this machine.
-        writeFileSync(confFile, renderRedisConf({ bind: "127.0.0.1", port, dir, authFile }));
-        server = spawn("redis-server", [confFile], { stdio: ["ignore", "pipe", "pipe"] });
+        configFile(confFile, renderRedisConf({ bind: "127.0.0.1", port, dir: data, authFile }));
+        const [cmd, args] = podCommand(["redis-server", confFile], REDIS_POD, [data]);
+        server = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
         let log = "";
         server.stdout?.on("data", (d: Buffer) => (log += d.toString()));
         server.stderr?.on("data", (d: Buffer) => (log += d.toString()));
@@ -155,6 +167,10 @@ describe("redis-server started on the rendered configuration", () => {
             ["appendonly", "yes"],
             ["maxmemory", String(192 * 1024 * 1024)],
         ]);
-        assert.ok(existsSync(path.join(dir, "appendonlydir")), "the append-only file lives in the data directory");
+        assert.ok(existsSync(path.join(data, "appendonlydir")), "the append-only file lives in the data directory");
+        const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+        assert.match(status, /^Uid:\s+999\s+999\s/m, "runs as the image's redis user");
+        assert.match(status, /^CapEff:\s+0+$/m, "without any capability");
+        assert.equal(statSync(path.join(data, "appendonlydir")).uid, 999);
     });
 });

@@ -1,14 +1,21 @@
 // Runs the rendered gateway for real: nginx on 127.0.0.1 in a temporary
 // prefix, in front of upstream processes (upstream.ts), and a small HTTP load
-// client. Everything is bounded in time and stays on loopback.
+// client. Everything is bounded in time and stays on loopback. nginx runs as
+// in its pod (test/helpers/pod-like.ts): the image's nginx user 101:101, no
+// capabilities, read-only root and config, only its two emptyDirs writable.
 import { ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { NginxConfInput } from "../../components/gateway/nginx-conf";
 import type { UpstreamCommand, UpstreamMode, UpstreamStats } from "./upstream";
+import { NGINX_RUN_AS } from "../../components/services/security";
+import { configFile, podCommand, PodUser, secretFile, writableDirs } from "../helpers/pod-like";
+
+/** The gateway pod's user (components/gateway/nginx.ts). */
+export const NGINX_POD: PodUser = { uid: NGINX_RUN_AS.runAsUser, gid: NGINX_RUN_AS.runAsGroup };
 
 export const HOST = "api.nordstack.test";
 export const NGINX = "nginx";
@@ -25,11 +32,14 @@ export function freePort(): Promise<number> {
     });
 }
 
-/** A temporary nginx prefix the worker user can enter. */
+/**
+ * A temporary nginx prefix: itself read-only to nginx; `temp` and `run` stand for
+ * the pod's emptyDirs (/var/cache/nginx and /tmp), owned by the pod's user.
+ */
 export function makePrefix(tag: string): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), `nordstack-${tag}-`));
     chmodSync(dir, 0o755);
-    mkdirSync(path.join(dir, "temp"));
+    writableDirs(NGINX_POD, path.join(dir, "temp"), path.join(dir, "run"));
     return dir;
 }
 
@@ -37,17 +47,16 @@ export function removePrefix(dir: string | undefined): void {
     if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Renderer inputs that keep every file nginx writes inside `dir` and listen on loopback. */
+/** Renderer inputs of the pod (no `user`, pid file on the tmp emptyDir), with every path inside `dir` and loopback listeners. */
 export function loopbackPaths(dir: string, port: number): Partial<NginxConfInput> {
     return {
         listenHttp: `127.0.0.1:${port}`,
-        // Debian's nginx user; the official image's `nginx` user does not exist here.
-        user: "www-data",
-        pidPath: path.join(dir, "nginx.pid"),
-        errorLog: path.join(dir, "error.log"),
+        user: "",
+        pidPath: path.join(dir, "run", "nginx.pid"),
+        errorLog: path.join(dir, "run", "error.log"),
         accessLog: "off",
         tempDir: path.join(dir, "temp"),
-        cacheDir: path.join(dir, "cache"),
+        cacheDir: path.join(dir, "temp", "microcache"),
     };
 }
 
@@ -77,18 +86,26 @@ export interface RunningNginx {
     errorLog(): string;
 }
 
-/** Starts nginx in the foreground (`daemon off` is in the rendered conf) and waits for /healthz. */
+/**
+ * Starts nginx in the foreground (`daemon off` is in the rendered conf) as in its pod
+ * (same command line: `-e stderr`), and waits for /healthz. The conf is root's, 0444;
+ * certificate files it names get the Secret volume's root:fsGroup 0440.
+ */
 export async function startNginx(dir: string, conf: string, port: number): Promise<RunningNginx> {
-    const file = path.join(dir, "nginx.conf");
-    writeFileSync(file, conf);
-    // Own process group: stopping it can never leave a worker behind.
-    const child = spawn(NGINX, ["-p", dir, "-c", file], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const file = configFile(path.join(dir, "conf", "nginx.conf"), conf);
+    for (const m of conf.matchAll(/^\s*ssl_certificate(?:_key)? (\S+);$/gm)) secretFile(m[1], NGINX_POD);
+    const [cmd, cmdArgs] = podCommand([NGINX, "-e", "stderr", "-p", dir, "-c", file], NGINX_POD, [
+        path.join(dir, "temp"),
+        path.join(dir, "run"),
+    ]);
+    // Own process group: stopping it can never leave a worker behind. The exec chain keeps the pid: it is nginx's master.
+    const child = spawn(cmd, cmdArgs, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const errorLog = () => {
         try {
-            return readFileSync(path.join(dir, "error.log"), "utf8") + stderr;
+            return readFileSync(path.join(dir, "run", "error.log"), "utf8") + stderr;
         } catch {
             return stderr;
         }

@@ -23,7 +23,10 @@ describe("Linkerd values (pure)", () => {
             linkerdControlPlaneValues({ trustAnchorPem: ANCHOR, issuerCertPem: ISSUER, issuerKeyPem: KEY, highAvailability: false }),
             {
                 identityTrustAnchorsPEM: ANCHOR,
+                cniEnabled: true,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
+                proxy: { capabilities: { drop: ["ALL"] } },
+                networkValidator: { enableSecurityContext: true },
             },
         );
     });
@@ -41,6 +44,11 @@ describe("Linkerd values (pure)", () => {
         assert.equal(ha.highAvailability, true);
         assert.deepEqual(ha.identityResources, { cpu: { limit: "", request: "100m" }, memory: { limit: "250Mi", request: "10Mi" } });
         assert.equal(ha.identityTrustAnchorsPEM, ANCHOR, "HA keeps the PKI");
+        assert.deepEqual(
+            ha.proxy,
+            { resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } }, capabilities: { drop: ["ALL"] } },
+            "HA's proxy resources and the dropped capabilities together",
+        );
     });
 
     it("refuses a PEM of the wrong kind (e.g. the key where the certificate belongs)", () => {
@@ -136,7 +144,9 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                 "nordstack:mesh:Linkerd l1 <- - after []",
                 "kubernetes:core/v1:Namespace l1-namespace <- l1 after []",
                 "kubernetes:helm.sh/v3:Release l1-crds <- l1 after [l1-namespace]",
-                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds]",
+                "kubernetes:core/v1:Namespace l1-cni-namespace <- l1 after []",
+                "kubernetes:helm.sh/v3:Release l1-cni <- l1 after [l1-cni-namespace]",
+                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds,l1-cni]",
             ],
         );
         for (const r of own.slice(1)) assert.equal(providers.get(r.name), provider, `${r.name} uses the cluster's provider`);
@@ -184,12 +194,15 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
         assert.equal(secret, true, "the values carry the issuer's private key");
         assert.deepEqual(small, {
             identityTrustAnchorsPEM: fake.certPem("l4-pki-anchor-cert"),
+            cniEnabled: true,
             identity: {
                 issuer: {
                     scheme: "linkerd.io/tls",
                     tls: { crtPEM: fake.certPem("l4-pki-issuer-cert"), keyPEM: fake.keyPem("l4-pki-issuer-key") },
                 },
             },
+            proxy: { capabilities: { drop: ["ALL"] } },
+            networkValidator: { enableSecurityContext: true },
         });
         const [big] = await values("l5", 3);
         assert.equal(big.controllerReplicas, 3);
