@@ -209,7 +209,8 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
         const withSecrets = (await k3s.exportStack()).deployment as {
             resources: { type: string; urn: string; outputs?: Record<string, unknown> }[];
         };
-        const values: [string, string][] = [["SSH private key", readFileSync(lab.keyPath, "utf8").split("\n")[1]]];
+        // Line 3 of an OpenSSH key is key material; lines 1-2 are the same for every unencrypted ed25519 key.
+        const values: [string, string][] = [["SSH private key", readFileSync(lab.keyPath, "utf8").split("\n")[2]]];
         for (const r of withSecrets.resources) {
             const o = r.outputs ?? {};
             // Secret outputs come as {<signature>, plaintext: "<JSON>"} even when shown.
@@ -236,6 +237,7 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
         ])
             assert.ok(names.includes(expected), `the stack holds ${expected}; have ${names}`);
         const exported = exportWithoutSecrets("lab-k3s") + exportWithoutSecrets("lab");
+        writeFileSync(path.join(state, "..", "nordstack-e2e-transcript.txt"), transcript.text);
         for (const [what, v] of values) {
             assert.ok(!exported.includes(v), `${what} is in the exported state in plaintext`);
             assert.ok(!transcript.text.includes(v), `${what} is in the engine events or the CLI output`);
