@@ -9,6 +9,7 @@
 //     allowed for this stanza only) and writes to object storage.
 // The Job needs no shared volume, no exec rights and no SSH; a failing backup
 // fails its Job.
+import { containerSecurityContext, podSecurityContext } from "../services/security";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
@@ -185,7 +186,8 @@ export class PostgresBackup extends pulumi.ComponentResource {
             name: "pgbackrest-tls",
             secret: { secretName: secret.metadata.name, defaultMode: 0o440 },
         });
-        const asPostgres = { runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, runAsNonRoot: true, allowPrivilegeEscalation: false };
+        // Pod Security `restricted` (the workloads namespace enforces it) checks every container.
+        const asPostgres = containerSecurityContext({ runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID });
         const mounts = [
             { name: "pgbackrest-conf", mountPath: CONF_DIR, readOnly: true },
             { name: "pgbackrest-tls", mountPath: TLS_DIR, readOnly: true },
@@ -220,7 +222,7 @@ export class PostgresBackup extends pulumi.ComponentResource {
         };
 
         this.jobSpec = backupJobSpec(ds.instance, {
-            securityContext: { fsGroup: POSTGRES_UID },
+            securityContext: podSecurityContext({ runAsUser: POSTGRES_UID, runAsGroup: POSTGRES_UID, fsGroup: POSTGRES_UID }),
             containers: [
                 {
                     name: "pgbackrest",

@@ -4,6 +4,7 @@
 // older than the retention are deleted after a successful upload. The Redis
 // pod itself keeps AOF (fsync every second) and RDB on its volume.
 import * as pulumi from "@pulumi/pulumi";
+import { containerSecurityContext, podSecurityContext } from "../services/security";
 import * as k8s from "@pulumi/kubernetes";
 import { LINKERD_INBOUND_PORT } from "../services/labels";
 import type { DatastoreArgs } from "./datastore";
@@ -56,11 +57,12 @@ export class RedisBackup extends pulumi.ComponentResource {
         const b = args.backup;
         checkBackupArgs("redis", ds.instance, b, this);
         const s3 = s3KeySecret(name, "redis", ds, b, S3_KEYS, this);
-        const asRedis = { runAsUser: REDIS_UID, runAsGroup: REDIS_UID, runAsNonRoot: true, allowPrivilegeEscalation: false };
+        // Pod Security `restricted` (the workloads namespace enforces it) checks every container.
+        const asRedis = containerSecurityContext({ runAsUser: REDIS_UID, runAsGroup: REDIS_UID });
         const snapshot = { name: "snapshot", mountPath: "/backup" };
 
         const jobSpec = backupJobSpec(ds.instance, {
-            securityContext: { fsGroup: REDIS_UID },
+            securityContext: podSecurityContext({ runAsUser: REDIS_UID, runAsGroup: REDIS_UID, fsGroup: REDIS_UID }),
             initContainers: [
                 {
                     name: "snapshot",

@@ -130,7 +130,13 @@ export class Postgres extends pulumi.ComponentResource {
         const fromSecret = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: secret.metadata.name, key } });
         // pg_isready needs no password: it asks whether the server accepts connections, not for a login.
         // Read-only root filesystem: the socket directory and /tmp (the entrypoint's nss_wrapper for other UIDs) are emptyDirs.
-        const scratch = writableDirs({ run: "/var/run/postgresql", tmp: "/tmp" });
+        // With backups the socket directory is the volume shared with the pgBackRest sidecar (bk's),
+        // so it is not mounted twice.
+        const scratch = writableDirs(
+            bk?.volumeMounts.some((m) => m.mountPath === "/var/run/postgresql")
+                ? { tmp: "/tmp" }
+                : { run: "/var/run/postgresql", tmp: "/tmp" },
+        );
         const ready = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", this.username, "-d", this.database];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             name,

@@ -379,7 +379,8 @@ describe(
                                 }
                             }
                             for (const { port } of rule.ports ?? []) {
-                                if (port === undefined || (meshed && port === LINKERD_PROXY_INBOUND_PORT)) continue;
+                                // The injected proxy's ports (inbound 4143, admin 4191) are not in our pod specs.
+                                if (port === undefined || (meshed && (port === LINKERD_PROXY_INBOUND_PORT || port === 4191))) continue;
                                 const ok = selected.some((pod) =>
                                     pod.spec.containers.some((c) =>
                                         (c.ports ?? []).some((cp) =>

@@ -103,7 +103,8 @@ export function devStackRawConfig(): Record<string, unknown> {
 }
 
 function resolve<T>(v: T): Promise<T> {
-    return new Promise((res) => pulumi.output(v).apply((x) => res(x as T)));
+    // The Output's own promise: a rejected input surfaces as an error instead of a silent hang.
+    return (pulumi.output(v) as unknown as { promise: () => Promise<T> }).promise();
 }
 
 /** Drops undefined fields (JSON has none) so strict validation sees what the provider sends. */
