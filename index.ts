@@ -5,9 +5,11 @@ import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, parsePlatformConfig, Platform, smokeRunId } from "./components";
+import { formatSovereigntyReport, sovereigntyReport } from "./components/sovereignty";
 
 const cfg = new pulumi.Config("nordstack");
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+const registryMirrorAuth = cfg.getSecret("registryMirrorAuth");
 
 let config;
 try {
@@ -28,6 +30,7 @@ try {
         k3sFlannelBackend: cfg.get("k3sFlannelBackend"),
         k3sApiHost: cfg.get("k3sApiHost"),
         k3sInstallScriptUrl: cfg.get("k3sInstallScriptUrl"),
+        k3sDownloadUrl: cfg.get("k3sDownloadUrl"),
         k3sAirgap: cfg.getObject("k3sAirgap"),
         smokeMode: cfg.get("smokeMode"),
         smokeMinGbps: cfg.get("smokeMinGbps"),
@@ -48,12 +51,23 @@ try {
         gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
         libvirt: cfg.getObject("libvirt"),
         services: cfg.getObject("services"),
+        registryMirror: cfg.get("registryMirror"),
+        registryMirrorAuthSecret: registryMirrorAuth !== undefined,
+        chartMirror: cfg.get("chartMirror"),
+        alpineMirror: cfg.get("alpineMirror"),
     });
 } catch (e) {
     // A clean message instead of a stack trace: the user fixes config, not code.
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;
 }
+
+// Every endpoint the hosts and the cluster will contact, in every preview; under strict,
+// one known outside the EEA is a config error before anything is created.
+const sovereigntyCheck = sovereigntyReport(config);
+if (sovereigntyCheck.problems.length > 0) throw new pulumi.RunError(new ConfigError(sovereigntyCheck.problems).message);
+pulumi.log.info(formatSovereigntyReport(sovereigntyCheck));
+for (const w of sovereigntyCheck.warnings) pulumi.log.warn(w);
 
 function readKeyFile(file: string): pulumi.Output<string> {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
@@ -86,6 +100,7 @@ const platform = new Platform("nordstack", {
     libvirtHypervisorPrivateKey,
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
+    registryMirrorAuth,
 });
 
 export const nodes = platform.nodes;
@@ -101,3 +116,5 @@ export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
 export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
 export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
 export const serviceEndpoints = platform.workloads?.endpoints;
+/** Every external endpoint the stack contacts, with the jurisdiction the stack knows for it. */
+export const sovereignty = { mode: sovereigntyCheck.sovereignty, endpoints: sovereigntyCheck.endpoints };

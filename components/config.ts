@@ -19,6 +19,7 @@ import {
 import { isIP } from "node:net";
 import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
 import { validateLibvirtGuests } from "./nodes/libvirt-validate";
+import { parseRegistryMirror, RegistryMirror } from "./images";
 
 /** Guests to create on a hypervisor (issue 8): LibvirtGuests' arguments without the secret keys. */
 export type LibvirtConfig = Omit<LibvirtGuestsArgs, "hypervisor" | "guestPrivateKey"> & {
@@ -99,8 +100,22 @@ export interface K3sConfig {
     apiHost?: string;
     /** Where the official install script comes from (a mirror works). */
     installScriptUrl: string;
+    /** Base URL of the k3s release files (the install script's GITHUB_URL). */
+    downloadUrl: string;
     /** Air-gapped install: local paths of the k3s binary, images tarball and install script. */
     airgap?: { binary: string; images: string; installScript: string };
+}
+
+/** Where images, charts and packages come from instead of their US-hosted upstreams (issue 16). */
+export interface MirrorConfig {
+    /** Registry mirror for every image (`registryMirror`); registries.yaml and every rendered reference. */
+    registry?: RegistryMirror;
+    /** The secret `registryMirrorAuth` (username:password) is set; the value never passes through here. */
+    registryAuth: boolean;
+    /** One Helm repository (https:// or oci://) holding linkerd-crds, linkerd-control-plane and consul. */
+    chart?: string;
+    /** Alpine package mirror for the overlay smoke test's iperf3 (`alpineMirror`), e.g. https://mirror.example.no/alpine. */
+    alpine?: string;
 }
 
 export interface MeshConfig {
@@ -157,6 +172,7 @@ export interface PlatformConfig {
     smoke: SmokeConfig;
     mesh: MeshConfig;
     gateway: GatewayConfig;
+    mirrors: MirrorConfig;
     /** When set, nodes are KVM guests created on this hypervisor instead of existing hosts. */
     libvirt?: LibvirtConfig;
     services: ServiceConfig[];
@@ -186,6 +202,7 @@ export const DEFAULTS = {
     k3sVersion: "v1.31.4+k3s1",
     k3sFlannelBackend: "vxlan" as FlannelBackend,
     k3sInstallScriptUrl: "https://get.k3s.io",
+    k3sDownloadUrl: "https://github.com/k3s-io/k3s/releases",
     smokeMode: "always" as SmokeMode,
     smokeMinGbps: 1,
     smokeMinLinkFraction: 0,
@@ -214,6 +231,7 @@ const TOP_KEYS = [
     "k3sFlannelBackend",
     "k3sApiHost",
     "k3sInstallScriptUrl",
+    "k3sDownloadUrl",
     "k3sAirgap",
     "smokeMode",
     "smokeMinGbps",
@@ -234,6 +252,10 @@ const TOP_KEYS = [
     "gatewayRateLimitPerSecond",
     "libvirt",
     "services",
+    "registryMirror",
+    "registryMirrorAuthSecret",
+    "chartMirror",
+    "alpineMirror",
 ] as const;
 
 /**
@@ -319,6 +341,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const smoke = parseSmoke(r, p);
     const mesh = parseMesh(r, p);
     const gateway = parseGateway(r, services.length > 0, nodes.length, p);
+    const mirrors = parseMirrors(r, p);
 
     if (p.list.length > 0) throw new ConfigError(p.list);
     return {
@@ -337,9 +360,37 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         smoke,
         mesh,
         gateway,
+        mirrors,
         libvirt,
         services,
     };
+}
+
+function parseMirrors(r: Obj, p: Problems): MirrorConfig {
+    let registry: RegistryMirror | undefined;
+    const raw = readString(r, "registryMirror", "", p);
+    if (raw !== undefined) {
+        const parsed = parseRegistryMirror(raw);
+        if (typeof parsed === "string") p.add("registryMirror", `${parsed}, e.g. registry.example.no or registry.example.no:5000/proxy`);
+        else registry = parsed;
+    }
+    const registryAuth = readBool(r, "registryMirrorAuthSecret", "", p, false);
+    if (registryAuth && !registry) p.add("registryMirrorAuth", "is set but registryMirror is not; set registryMirror or remove the secret");
+    const chart = readString(r, "chartMirror", "", p)?.replace(/\/+$/, "");
+    if (chart !== undefined && !/^(https|oci):\/\/[^\s/'"]+(\/[^\s'"]*)?$/.test(chart)) {
+        p.add(
+            "chartMirror",
+            "must be an https:// Helm repository or an oci:// registry path holding linkerd-crds, linkerd-control-plane and consul",
+        );
+    }
+    const alpine = readString(r, "alpineMirror", "", p)?.replace(/\/+$/, "");
+    if (alpine !== undefined && !/^https?:\/\/[^\s'"$`\\]+$/.test(alpine)) {
+        p.add(
+            "alpineMirror",
+            "must be the http(s) URL of an Alpine mirror's root (the one holding v3.20/main), e.g. https://mirror.example.no/alpine",
+        );
+    }
+    return { registry, registryAuth, chart, alpine };
 }
 
 function parseLibvirt(r: Obj, p: Problems): LibvirtConfig | undefined {
@@ -470,6 +521,13 @@ function parseK3s(r: Obj, enabled: boolean, p: Problems): K3sConfig {
     if (apiHost && !isAddress(apiHost)) p.add("k3sApiHost", `${JSON.stringify(apiHost)} is neither an IP address nor a hostname`);
     const installScriptUrl = readString(r, "k3sInstallScriptUrl", "", p, { default: DEFAULTS.k3sInstallScriptUrl }) ?? "";
     if (!/^https:\/\/[^\s'"]+$/.test(installScriptUrl)) p.add("k3sInstallScriptUrl", "must be an https:// URL");
+    const downloadUrl = (readString(r, "k3sDownloadUrl", "", p, { default: DEFAULTS.k3sDownloadUrl }) ?? "").replace(/\/+$/, "");
+    if (!/^https:\/\/[^\s'"]+$/.test(downloadUrl)) {
+        p.add(
+            "k3sDownloadUrl",
+            "must be an https:// URL with the release files under download/<version>/ (k3s, sha256sum-amd64.txt), like https://github.com/k3s-io/k3s/releases",
+        );
+    }
     let airgap: K3sConfig["airgap"];
     if (r.k3sAirgap !== undefined && r.k3sAirgap !== null) {
         if (!isObject(r.k3sAirgap)) {
@@ -492,6 +550,7 @@ function parseK3s(r: Obj, enabled: boolean, p: Problems): K3sConfig {
         flannelBackend: backend === "wireguard-native" ? "wireguard-native" : "vxlan",
         apiHost,
         installScriptUrl,
+        downloadUrl,
         airgap,
     };
 }

@@ -1,6 +1,20 @@
 // Helm values of the consul-k8s chart (keys as in consul-k8s 2.0.3), rendered
 // by a pure function: Consul as the service catalog and DNS, with Linkerd (not
 // Consul Connect) as the mesh.
+import { mirrorImage, RegistryMirror } from "../images";
+
+/**
+ * The images consul-k8s 2.0.3 ships (its Chart.yaml `artifacthub.io/images`): since 2.0
+ * Consul, consul-k8s-control-plane and consul-dataplane share the chart's version.
+ * Set explicitly only when a mirror is used, so a different chart version keeps its own.
+ */
+export function consulImages(chartVersion: string): { image: string; imageK8S: string; imageConsulDataplane: string } {
+    return {
+        image: `docker.io/hashicorp/consul:${chartVersion}`,
+        imageK8S: `docker.io/hashicorp/consul-k8s-control-plane:${chartVersion}`,
+        imageConsulDataplane: `docker.io/hashicorp/consul-dataplane:${chartVersion}`,
+    };
+}
 
 /** `global.name`: fixes resource names, so the DNS Service is always `consul-dns`. */
 export const CONSUL_NAME = "consul";
@@ -34,6 +48,10 @@ export interface ConsulValuesInput {
     serverStorage: string;
     /** TLS for Consul's RPC and HTTP API (auto-generated CA). */
     tls: boolean;
+    /** Pull Consul's images through this mirror; needs `chartVersion` (2.x: the images share it). */
+    registryMirror?: RegistryMirror;
+    /** The consul chart version, for the image tags when `registryMirror` is set. */
+    chartVersion?: string;
 }
 
 /**
@@ -67,6 +85,12 @@ export function consulValuesProblems(i: ConsulValuesInput): string[] {
     }
     if (i.syncAllowNamespaces.length === 0) p.push("syncAllowNamespaces is empty: no platform service would be registered in Consul");
     if (!/^\d+(Mi|Gi|Ti)$/.test(i.serverStorage)) p.push(`serverStorage ${JSON.stringify(i.serverStorage)} must be a size like 10Gi`);
+    if (i.registryMirror && !/^([2-9]|\d{2,})\.\d+\.\d+$/.test(i.chartVersion ?? "")) {
+        p.push(
+            `chartVersion ${JSON.stringify(i.chartVersion)}: with a registry mirror the image tags follow the chart version, ` +
+                "which holds for consul-k8s 2.x releases only; use a 2.x chart",
+        );
+    }
     return p;
 }
 
@@ -75,9 +99,13 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
     const problems = consulValuesProblems(i);
     if (problems.length > 0) throw new Error(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
     const replicas = consulServerReplicas(i.nodeCount);
+    const images = i.registryMirror
+        ? Object.fromEntries(Object.entries(consulImages(i.chartVersion ?? "")).map(([k, ref]) => [k, mirrorImage(ref, i.registryMirror)]))
+        : {};
     return {
         global: {
             name: CONSUL_NAME,
+            ...images,
             domain: CONSUL_DOMAIN,
             datacenter: i.datacenter,
             // Linkerd owns the Gateway API CRDs; Consul's API gateway is off with connectInject anyway.
@@ -89,6 +117,8 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
                 bootstrapToken: { secretName: i.bootstrapToken.name, secretKey: i.bootstrapToken.key },
             },
             tls: { enabled: i.tls },
+            // Nothing scraped, nothing sent: the chart's Prometheus metrics stay off.
+            metrics: { enabled: false },
         },
         server: {
             replicas,
@@ -96,6 +126,8 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
             storage: i.serverStorage,
             // No Consul Connect CA: Linkerd issues the workload identities.
             connect: false,
+            // Consul agents ask checkpoint-api.hashicorp.com (US) for new versions unless told not to.
+            extraConfig: JSON.stringify({ disable_update_check: true }),
         },
         // Consul's own service mesh stays off: Linkerd is the mesh.
         connectInject: { enabled: false },

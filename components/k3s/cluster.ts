@@ -27,8 +27,18 @@ export interface ClusterArgs {
     apiHost?: pulumi.Input<string>;
     /** Default `https://get.k3s.io`. Ignored when `airgap` is set. */
     installScriptUrl?: string;
+    /** Base URL of the k3s release files (the install script's GITHUB_URL). Default https://github.com/k3s-io/k3s/releases. */
+    downloadUrl?: string;
     /** Air-gapped install from local files (k3s binary, images tarball, install script). */
     airgap?: { binary: string; images: string; installScript: string };
+    /**
+     * Content of /etc/rancher/k3s/registries.yaml (see renderRegistriesYaml); secret when it
+     * holds credentials. Travels on the SSH session's stdin after the token, written 0600.
+     * Undefined: no registries.yaml (one written earlier by nordstack is removed).
+     */
+    registriesYaml?: pulumi.Input<string>;
+    /** Never fall back to the upstream registries when the mirrors fail (k3s `disable-default-registry-endpoint`). */
+    disableDefaultRegistryEndpoint?: boolean;
     /** Seconds to wait for each node to become Ready, and for drains. Default 300. */
     readyTimeoutSeconds?: number;
     /** Anything that must finish first on the hosts (preflight, tuning). */
@@ -130,6 +140,7 @@ export class Cluster extends pulumi.ComponentResource {
                         flannelBackend: backend,
                         embeddedEtcd,
                         labels: node.labels,
+                        disableDefaultRegistryEndpoint: args.disableDefaultRegistryEndpoint,
                     }),
                 );
             const install = pulumi.all([config, joinUrl, this.overlayMtu]).apply(([cfg, serverUrl, mtu]) =>
@@ -141,6 +152,7 @@ export class Cluster extends pulumi.ComponentResource {
                         NORDSTACK_K3S_CONFIG: cfg,
                         NORDSTACK_K3S_SERVER_URL: role === "agent" ? serverUrl : "",
                         NORDSTACK_K3S_INSTALL_SCRIPT_URL: args.installScriptUrl ?? "https://get.k3s.io",
+                        NORDSTACK_K3S_DOWNLOAD_URL: args.downloadUrl ?? "https://github.com/k3s-io/k3s/releases",
                         NORDSTACK_K3S_AIRGAP: args.airgap ? "1" : "0",
                         NORDSTACK_K3S_EXPECTED_MTU: String(mtu),
                     },
@@ -156,7 +168,8 @@ export class Cluster extends pulumi.ComponentResource {
                     create: install,
                     update: install,
                     delete: renderScriptCommand({ script: scripts.uninstall, user: node.user, timeoutSeconds: 600 }),
-                    stdin: pulumi.secret(pulumi.interpolate`${token.result}\n`),
+                    // The token's line, then registries.yaml (if any) to the end of input.
+                    stdin: pulumi.secret(pulumi.interpolate`${token.result}\n${args.registriesYaml ?? ""}`),
                     logging: "stderr",
                 },
                 { parent: this, dependsOn: [prepare, ...airgapFiles], additionalSecretOutputs: ["stdin"] },

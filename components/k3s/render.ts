@@ -41,6 +41,11 @@ export interface K3sNodeConfigArgs {
     /** More than one server: embedded etcd (`cluster-init`) instead of SQLite. */
     embeddedEtcd: boolean;
     labels?: Record<string, string>;
+    /**
+     * Pull only from the mirrors in registries.yaml, never falling back to the upstream
+     * registries (k3s >= v1.29.1+k3s1). For `sovereignty: strict` with a registry mirror.
+     */
+    disableDefaultRegistryEndpoint?: boolean;
 }
 
 /** Renders /etc/rancher/k3s/config.yaml for one node. */
@@ -61,6 +66,7 @@ export function renderK3sConfig(a: K3sNodeConfigArgs): string {
                       .map(([k, v]) => `${k}=${v}`),
               }
             : {}),
+        ...(a.disableDefaultRegistryEndpoint ? { "disable-default-registry-endpoint": true } : {}),
     };
     if (server) {
         Object.assign(cfg, {

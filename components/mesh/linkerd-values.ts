@@ -1,5 +1,15 @@
 // Helm values and namespace metadata for Linkerd, rendered by pure functions
 // (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
+import { mirrorImage, RegistryMirror } from "../images";
+
+/** The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io. */
+export const LINKERD_IMAGES = {
+    controller: "cr.l5d.io/linkerd/controller",
+    policyController: "cr.l5d.io/linkerd/policy-controller",
+    proxy: "cr.l5d.io/linkerd/proxy",
+    proxyInit: "cr.l5d.io/linkerd/proxy-init",
+    debug: "cr.l5d.io/linkerd/debug",
+} as const;
 
 /** Linkerd's HA values need at least this many nodes: they require one replica per node (pod anti-affinity). */
 export const LINKERD_HA_MIN_NODES = 3;
@@ -21,6 +31,8 @@ export interface ControlPlaneValuesInput {
     issuerCertPem: string;
     issuerKeyPem: string;
     highAvailability: boolean;
+    /** Pull every control-plane and injected image through this mirror (see mirrorImage). */
+    registryMirror?: RegistryMirror;
 }
 
 /** Values of the linkerd-control-plane chart: the PKI, plus the chart's `values-ha.yaml` content when HA. */
@@ -28,6 +40,17 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
     checkPem(i.trustAnchorPem, "CERTIFICATE", "trustAnchorPem");
     checkPem(i.issuerCertPem, "CERTIFICATE", "issuerCertPem");
     checkPem(i.issuerKeyPem, "PRIVATE KEY", "issuerKeyPem");
+    const ha: Record<string, unknown> = i.highAvailability ? HA_VALUES : {};
+    const image = (name: string) => ({ image: { name: mirrorImage(name, i.registryMirror) } });
+    const images = i.registryMirror
+        ? {
+              controllerImage: mirrorImage(LINKERD_IMAGES.controller, i.registryMirror),
+              policyController: image(LINKERD_IMAGES.policyController),
+              proxy: { ...(ha.proxy as Record<string, unknown> | undefined), ...image(LINKERD_IMAGES.proxy) },
+              proxyInit: image(LINKERD_IMAGES.proxyInit),
+              debugContainer: image(LINKERD_IMAGES.debug),
+          }
+        : {};
     return {
         identityTrustAnchorsPEM: i.trustAnchorPem,
         identity: {
@@ -37,7 +60,10 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
                 tls: { crtPEM: i.issuerCertPem, keyPEM: i.issuerKeyPem },
             },
         },
-        ...(i.highAvailability ? HA_VALUES : {}),
+        // The heartbeat CronJob reports to versioncheck.linkerd.io (Buoyant, US) every day.
+        disableHeartBeat: true,
+        ...ha,
+        ...images,
     };
 }
 

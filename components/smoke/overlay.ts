@@ -7,6 +7,18 @@ import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./res
 
 /** Alpine pinned by tag; iperf3 and ping come from its package repository at start. */
 export const OVERLAY_SMOKE_IMAGE = "docker.io/library/alpine:3.20.3";
+/** The Alpine release branch of that image, for a package mirror's path. */
+export const OVERLAY_SMOKE_ALPINE_BRANCH = "v3.20";
+
+/**
+ * `apk add` of the test's tools: from the image's own repositories (Alpine's CDN,
+ * dl-cdn.alpinelinux.org) or, with `mirror`, only from that mirror's main and community.
+ */
+export function apkAddCommand(packages: string[], mirror?: string): string {
+    if (!mirror) return `apk add --no-cache ${packages.join(" ")}`;
+    const repo = (part: string) => `-X ${mirror.replace(/\/+$/, "")}/${OVERLAY_SMOKE_ALPINE_BRANCH}/${part}`;
+    return `apk add --no-cache --repositories-file /dev/null ${repo("main")} ${repo("community")} ${packages.join(" ")}`;
+}
 
 export interface OverlaySmokeArgs {
     provider: k8s.Provider;
@@ -23,13 +35,15 @@ export interface OverlaySmokeArgs {
     runId: pulumi.Input<string>;
     /** Default `OVERLAY_SMOKE_IMAGE`. */
     image?: string;
+    /** Alpine package mirror (its root URL) for iperf3 and ping; default: the image's repositories (Alpine's CDN). */
+    alpineMirror?: string;
 }
 
 /** The client's shell: path-MTU probe to the server pod, then iperf3, printed as net-smoke.sh prints it. */
-export function overlayClientScript(duration: number, parallel: number): string {
+export function overlayClientScript(duration: number, parallel: number, alpineMirror?: string): string {
     return [
         "set -eu",
-        "apk add --no-cache iperf3 iputils >/dev/null",
+        `${apkAddCommand(["iperf3", "iputils"], alpineMirror)} >/dev/null`,
         'addr=$(getent hosts "$SERVER" | cut -d" " -f1)',
         "mtu=$OVERLAY_MTU; lo=1252; hi=$((mtu - 28)); pmtu=0",
         'if ping -M do -c1 -W1 -s $lo "$addr" >/dev/null 2>&1; then',
@@ -71,7 +85,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                                 {
                                     name: "iperf3",
                                     image,
-                                    command: ["sh", "-c", "apk add --no-cache iperf3 >/dev/null && exec iperf3 -s"],
+                                    command: ["sh", "-c", `${apkAddCommand(["iperf3"], args.alpineMirror)} >/dev/null && exec iperf3 -s`],
                                     ports: [{ containerPort: 5201 }],
                                     readinessProbe: { tcpSocket: { port: 5201 }, periodSeconds: 2 },
                                 },
@@ -111,7 +125,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                                 {
                                     name: "client",
                                     image,
-                                    command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1)],
+                                    command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1, args.alpineMirror)],
                                     env: [
                                         { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
                                         {

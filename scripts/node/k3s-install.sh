@@ -3,7 +3,10 @@
 #
 # The cluster token arrives on file descriptor $NORDSTACK_SECRET_FD (stdin of
 # the SSH session), never in argv or the environment, and is kept in a
-# root-only file that config.yaml points k3s at (token-file).
+# root-only file that config.yaml points k3s at (token-file). The rest of that
+# input, when not empty, is /etc/rancher/k3s/registries.yaml (image mirrors and
+# their credentials), written root-only 0600; when empty, a registries.yaml
+# nordstack wrote earlier is removed (one written by someone else is left alone).
 #
 # Idempotent: when the wanted version is installed and config and token are
 # unchanged it prints "No change detected" and touches nothing.
@@ -14,6 +17,8 @@
 #   NORDSTACK_K3S_CONFIG              (required) content of /etc/rancher/k3s/config.yaml
 #   NORDSTACK_K3S_SERVER_URL          https://<first server>:6443 (agents)
 #   NORDSTACK_K3S_INSTALL_SCRIPT_URL  default https://get.k3s.io
+#   NORDSTACK_K3S_DOWNLOAD_URL        release files base (the install script's GITHUB_URL),
+#                                     default https://github.com/k3s-io/k3s/releases
 #   NORDSTACK_K3S_AIRGAP              1: use the binary, images and install script
 #                                     uploaded to /var/lib/nordstack/airgap
 #   NORDSTACK_K3S_EXPECTED_MTU        overlay MTU flannel must choose (checked when systemd runs k3s)
@@ -24,6 +29,8 @@ STATE_DIR=/var/lib/nordstack
 TOKEN_FILE="${STATE_DIR}/k3s-token"
 CONFIG_DIR=/etc/rancher/k3s
 CONFIG_FILE="${CONFIG_DIR}/config.yaml"
+REGISTRIES_FILE="${CONFIG_DIR}/registries.yaml"
+REGISTRIES_HEADER="# Managed by nordstack. Changes are overwritten by pulumi up."
 AIRGAP_DIR="${STATE_DIR}/airgap"
 K3S_BIN=/usr/local/bin/k3s
 
@@ -43,6 +50,17 @@ install_secret_file() {
         rm -f "$tmp"
     else
         mv "$tmp" "$path"
+        CHANGED=1
+    fi
+}
+
+# k3s reads registries.yaml only at start: a change counts as CHANGED, so the install re-runs and restarts it.
+install_registries() {
+    if [ -n "$REGISTRIES" ]; then
+        install_secret_file "$REGISTRIES_FILE" 0600 <<<"$REGISTRIES"
+    elif [ -f "$REGISTRIES_FILE" ] && [ "$(head -n 1 "$REGISTRIES_FILE")" = "$REGISTRIES_HEADER" ]; then
+        rm -f "$REGISTRIES_FILE"
+        info "removed ${REGISTRIES_FILE} (no registry mirror configured any more)"
         CHANGED=1
     fi
 }
@@ -69,6 +87,10 @@ verify_inputs() {
     [[ "$fd" =~ ^[0-9]$ ]] || fatal "NORDSTACK_SECRET_FD must be a descriptor number"
     IFS= read -r TOKEN <&"$fd" || true
     [[ "${TOKEN:-}" =~ ^[A-Za-z0-9]{16,}$ ]] || fatal "no cluster token on descriptor ${fd} (expected 16+ letters and digits)"
+    REGISTRIES=$(cat <&"$fd")
+    if [ -n "$REGISTRIES" ] && [ "${REGISTRIES%%$'\n'*}" != "$REGISTRIES_HEADER" ]; then
+        fatal "the registries.yaml after the token must start with '${REGISTRIES_HEADER}'"
+    fi
     if [ "${NORDSTACK_K3S_AIRGAP:-0}" = 1 ]; then
         local f
         for f in k3s images.tar install.sh; do
@@ -94,7 +116,11 @@ fetch_install_script() {
 }
 
 run_install() {
-    local env=(INSTALL_K3S_VERSION="$NORDSTACK_K3S_VERSION" INSTALL_K3S_EXEC="$EXEC" K3S_TOKEN_FILE="$TOKEN_FILE")
+    # We only get here when something changed; the installer itself restarts k3s only when its binary,
+    # unit or env file changed, not for config.yaml, the token or registries.yaml, which k3s reads at start.
+    local env=(INSTALL_K3S_VERSION="$NORDSTACK_K3S_VERSION" INSTALL_K3S_EXEC="$EXEC" K3S_TOKEN_FILE="$TOKEN_FILE"
+        INSTALL_K3S_FORCE_RESTART=true)
+    [ "${NORDSTACK_K3S_AIRGAP:-0}" = 1 ] || env+=(GITHUB_URL="${NORDSTACK_K3S_DOWNLOAD_URL:-https://github.com/k3s-io/k3s/releases}")
     [ "$EXEC" = agent ] && env+=(K3S_URL="$NORDSTACK_K3S_SERVER_URL")
     [ "${NORDSTACK_K3S_AIRGAP:-0}" = 1 ] && env+=(INSTALL_K3S_SKIP_DOWNLOAD=true)
     info "installing k3s ${NORDSTACK_K3S_VERSION} (${EXEC})"
@@ -133,6 +159,7 @@ main() {
     # Here-strings, not pipes: a pipe would run install_secret_file in a subshell and lose CHANGED.
     install_secret_file "$TOKEN_FILE" 0600 <<<"$TOKEN"
     install_secret_file "$CONFIG_FILE" 0600 <<<"$NORDSTACK_K3S_CONFIG"
+    install_registries
     before=$(installed_version)
     if [ "$before" = "$NORDSTACK_K3S_VERSION" ] && [ "$CHANGED" -eq 0 ]; then
         info "k3s ${before} already installed with this configuration; No change detected"

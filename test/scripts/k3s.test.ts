@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Lab } from "../helpers/lab";
 import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
 import { renderK3sConfig, TOKEN_FILE } from "../../components/k3s/render";
+import { renderRegistriesYaml } from "../../components/k3s/registries";
 
 const VERSION = "v1.31.4+k3s1";
 const TOKEN = "K10abcdefABCDEF0123456789tokenXYZ";
@@ -74,11 +75,11 @@ describe("k3s node scripts over SSH (stand-in k3s)", () => {
         NORDSTACK_K3S_AIRGAP: "1",
         ...over,
     });
-    /** Runs the install step as the Cluster component does: script in argv, token on stdin. */
-    const runInstall = (token: string, over: Record<string, string> = {}) =>
+    /** Runs the install step as the Cluster component does: script in argv, token (then registries.yaml) on stdin. */
+    const runInstall = (token: string, over: Record<string, string> = {}, registries = "") =>
         lab.ssh(
             "node2",
-            `printf '%s\\n' ${token ? `'${token}'` : "''"} | ${renderScriptCommand({ script: install, env: env(over), user: "root", secretOnStdin: true })}`,
+            `printf '%s\\n%s' ${token ? `'${token}'` : "''"} '${registries.replace(/'/g, `'"'"'`)}' | ${renderScriptCommand({ script: install, env: env(over), user: "root", secretOnStdin: true })}`,
         );
     const member = (mode: string, node: string, extra: Record<string, string> = {}) =>
         lab.ssh(
@@ -142,6 +143,7 @@ describe("k3s node scripts over SSH (stand-in k3s)", () => {
             installerEnv,
             [
                 `INSTALL_K3S_EXEC=agent`,
+                `INSTALL_K3S_FORCE_RESTART=true`,
                 `INSTALL_K3S_SKIP_DOWNLOAD=true`,
                 `INSTALL_K3S_VERSION=${VERSION}`,
                 `K3S_TOKEN_FILE=${TOKEN_FILE}`,
@@ -178,6 +180,37 @@ describe("k3s node scripts over SSH (stand-in k3s)", () => {
         assert.equal(parsed(rotated.stdout).changed, true, rotated.stderr);
         assert.equal(lab.run("node2", `cat ${TOKEN_FILE}`), `${TOKEN}2\n`);
         assert.equal(lab.run("node2", "wc -l < /var/lib/nordstack/standin-install-runs").trim(), "4");
+    });
+
+    it("writes registries.yaml from the input after the token (0600, never echoed), re-runs on change, removes only its own", () => {
+        const mirror = { host: "registry.example.no:5000", path: "proxy" };
+        const yaml = renderRegistriesYaml(mirror, { username: "puller", password: "s3cr3t-Pa55" });
+        const runs = () => lab.run("node2", "wc -l < /var/lib/nordstack/standin-install-runs").trim();
+        const before = runs();
+        const r = runInstall(TOKEN, {}, yaml);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(parsed(r.stdout).changed, true);
+        assert.equal(lab.run("node2", "stat -c '%a %U' /etc/rancher/k3s/registries.yaml"), "600 root\n");
+        assert.equal(lab.run("node2", "cat /etc/rancher/k3s/registries.yaml"), yaml);
+        assert.ok(!r.stderr.includes("s3cr3t") && !r.stdout.includes("s3cr3t"));
+        assert.match(lab.run("node2", "cat /var/lib/nordstack/standin-install-env"), /INSTALL_K3S_FORCE_RESTART=true/, "k3s restarts to read it");
+        assert.equal(Number(runs()), Number(before) + 1);
+        assert.equal(parsed(runInstall(TOKEN, {}, yaml).stdout).changed, false, "same file: No change detected");
+        const other = renderRegistriesYaml({ host: "registry.example.no", path: "" });
+        assert.equal(parsed(runInstall(TOKEN, {}, other).stdout).changed, true);
+        assert.equal(lab.run("node2", "cat /etc/rancher/k3s/registries.yaml"), other);
+        const dropped = runInstall(TOKEN);
+        assert.equal(parsed(dropped.stdout).changed, true, dropped.stderr);
+        assert.match(dropped.stderr, /removed \/etc\/rancher\/k3s\/registries.yaml/);
+        assert.equal(lab.ssh("node2", "test -e /etc/rancher/k3s/registries.yaml").code, 1);
+        // A registries.yaml the operator wrote by hand is not ours to delete.
+        lab.run("node2", "printf 'mirrors: {}\\n' > /etc/rancher/k3s/registries.yaml");
+        assert.equal(parsed(runInstall(TOKEN).stdout).changed, false);
+        assert.equal(lab.run("node2", "cat /etc/rancher/k3s/registries.yaml"), "mirrors: {}\n");
+        lab.run("node2", "rm /etc/rancher/k3s/registries.yaml");
+        const bad = runInstall(TOKEN, {}, "mirrors: {}\n");
+        assert.equal(bad.code, 1);
+        assert.match(bad.stderr, /must start with '# Managed by nordstack/);
     });
 
     it("fails when the installed k3s does not report the wanted version", () => {

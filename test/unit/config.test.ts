@@ -84,6 +84,10 @@ describe("parsePlatformConfig accepts", () => {
             k3sFlannelBackend: DEFAULTS.k3sFlannelBackend,
             k3sApiHost: "",
             k3sInstallScriptUrl: DEFAULTS.k3sInstallScriptUrl,
+            k3sDownloadUrl: DEFAULTS.k3sDownloadUrl,
+            registryMirror: "",
+            chartMirror: "",
+            alpineMirror: "",
             smokeMode: DEFAULTS.smokeMode,
             // Pulumi.yaml has no number type: fractions are declared as strings.
             smokeMinGbps: String(DEFAULTS.smokeMinGbps),
