@@ -66,8 +66,8 @@ try {
 // one known outside the EEA is a config error before anything is created.
 const sovereigntyCheck = sovereigntyReport(config);
 if (sovereigntyCheck.problems.length > 0) throw new pulumi.RunError(new ConfigError(sovereigntyCheck.problems).message);
-pulumi.log.info(formatSovereigntyReport(sovereigntyCheck));
-for (const w of sovereigntyCheck.warnings) pulumi.log.warn(w);
+void pulumi.log.info(formatSovereigntyReport(sovereigntyCheck));
+for (const w of sovereigntyCheck.warnings) void pulumi.log.warn(w);
 
 function readKeyFile(file: string): pulumi.Output<string> {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));

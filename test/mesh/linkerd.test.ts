@@ -24,8 +24,30 @@ describe("Linkerd values (pure)", () => {
             {
                 identityTrustAnchorsPEM: ANCHOR,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
+                // No daily call to versioncheck.linkerd.io.
+                disableHeartBeat: true,
             },
         );
+    });
+
+    it("with a registry mirror, every image the chart runs or injects comes from it (HA proxy resources kept)", () => {
+        const mirror = { host: "registry.example.no", path: "proxy" };
+        const v = linkerdControlPlaneValues({
+            trustAnchorPem: ANCHOR,
+            issuerCertPem: ISSUER,
+            issuerKeyPem: KEY,
+            highAvailability: true,
+            registryMirror: mirror,
+        });
+        assert.equal(v.controllerImage, "registry.example.no/proxy/cr.l5d.io/linkerd/controller");
+        assert.deepEqual(v.policyController, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/policy-controller" } });
+        assert.deepEqual(v.proxy, {
+            resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } },
+            image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy" },
+        });
+        assert.deepEqual(v.proxyInit, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy-init" } });
+        assert.deepEqual(v.debugContainer, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/debug" } });
+        assert.equal(v.disableHeartBeat, true);
     });
 
     it("adds the chart's HA values from 3 nodes on: 3 replicas, anti-affinity, PDBs, a failing webhook policy", () => {
@@ -190,6 +212,7 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                     tls: { crtPEM: fake.certPem("l4-pki-issuer-cert"), keyPEM: fake.keyPem("l4-pki-issuer-key") },
                 },
             },
+            disableHeartBeat: true,
         });
         const [big] = await values("l5", 3);
         assert.equal(big.controllerReplicas, 3);

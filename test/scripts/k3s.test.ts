@@ -193,7 +193,11 @@ describe("k3s node scripts over SSH (stand-in k3s)", () => {
         assert.equal(lab.run("node2", "stat -c '%a %U' /etc/rancher/k3s/registries.yaml"), "600 root\n");
         assert.equal(lab.run("node2", "cat /etc/rancher/k3s/registries.yaml"), yaml);
         assert.ok(!r.stderr.includes("s3cr3t") && !r.stdout.includes("s3cr3t"));
-        assert.match(lab.run("node2", "cat /var/lib/nordstack/standin-install-env"), /INSTALL_K3S_FORCE_RESTART=true/, "k3s restarts to read it");
+        assert.match(
+            lab.run("node2", "cat /var/lib/nordstack/standin-install-env"),
+            /INSTALL_K3S_FORCE_RESTART=true/,
+            "k3s restarts to read it",
+        );
         assert.equal(Number(runs()), Number(before) + 1);
         assert.equal(parsed(runInstall(TOKEN, {}, yaml).stdout).changed, false, "same file: No change detected");
         const other = renderRegistriesYaml({ host: "registry.example.no", path: "" });

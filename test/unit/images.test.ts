@@ -40,7 +40,10 @@ describe("registry mirror and image references", () => {
 
     it("rewrites the mirrored upstreams to <mirror>/<upstream>/<name>, leaves your own registries and the mirror alone", () => {
         const mirror = m("registry.example.no:5000/proxy");
-        assert.equal(mirrorImage("docker.io/library/nginx:1.28.0-alpine", mirror), "registry.example.no:5000/proxy/docker.io/library/nginx:1.28.0-alpine");
+        assert.equal(
+            mirrorImage("docker.io/library/nginx:1.28.0-alpine", mirror),
+            "registry.example.no:5000/proxy/docker.io/library/nginx:1.28.0-alpine",
+        );
         assert.equal(mirrorImage("nginx:1.28", mirror), "registry.example.no:5000/proxy/docker.io/library/nginx:1.28");
         assert.equal(mirrorImage("cr.l5d.io/linkerd/proxy", mirror), "registry.example.no:5000/proxy/cr.l5d.io/linkerd/proxy");
         assert.equal(mirrorImage("ghcr.io/o/a@sha256:00", mirror), "registry.example.no:5000/proxy/ghcr.io/o/a@sha256:00");
@@ -56,7 +59,7 @@ describe("registry mirror and image references", () => {
 function checkDocumentedFormat(doc: unknown): void {
     const keys = (o: unknown, allowed: string[], where: string) => {
         assert.ok(o && typeof o === "object" && !Array.isArray(o), `${where} is a map`);
-        for (const k of Object.keys(o as object)) assert.ok(allowed.includes(k), `${where}.${k} is not a documented key`);
+        for (const k of Object.keys(o)) assert.ok(allowed.includes(k), `${where}.${k} is not a documented key`);
     };
     keys(doc, ["mirrors", "configs"], "(root)");
     const d = doc as { mirrors?: Record<string, unknown>; configs?: Record<string, unknown> };
@@ -99,7 +102,10 @@ describe("k3s registries.yaml", () => {
         const mirror = m("registry.example.no:5000/proxy");
         const text = renderRegistriesYaml(mirror, { username: "puller", password: "p:w'\"d" });
         assert.equal(text.split("\n")[0], REGISTRIES_HEADER);
-        const doc = parseYaml(text) as { mirrors: Record<string, { endpoint: string[]; rewrite: Record<string, string> }>; configs: unknown };
+        const doc = parseYaml(text) as {
+            mirrors: Record<string, { endpoint: string[]; rewrite: Record<string, string> }>;
+            configs: unknown;
+        };
         checkDocumentedFormat(doc);
         assert.deepEqual(Object.keys(doc.mirrors), [...UPSTREAM_REGISTRIES]);
         for (const u of UPSTREAM_REGISTRIES) {

@@ -95,9 +95,15 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
         const escaped = found.filter((f) => !f.image.startsWith(`${MIRROR}/`));
         assert.deepEqual(escaped, [], "no image reference outside the mirror");
         const where = found.map((f) => `${f.resource} ${f.at} ${f.image}`).sort();
-        const has = (re: RegExp) => assert.ok(where.some((w) => re.test(w)), `expected ${re}`);
+        const has = (re: RegExp) =>
+            assert.ok(
+                where.some((w) => re.test(w)),
+                `expected ${re}`,
+            );
         // Services, datastores, gateway, overlay smoke test (server and client).
-        has(/^m-workloads-inventory spec.template.spec.containers\[0\]\.image registry.nordstack.example:5000\/proxy\/docker.io\/traefik\/whoami:v1.10.3$/);
+        has(
+            /^m-workloads-inventory spec.template.spec.containers\[0\]\.image registry.nordstack.example:5000\/proxy\/docker.io\/traefik\/whoami:v1.10.3$/,
+        );
         has(/^m-workloads-pricing spec.template.spec.containers\[0\]\.image .*\/proxy\/docker.io\/traefik\/whoami:v1.10.3$/);
         has(/^m-workloads-inventory-postgres .*\/proxy\/docker.io\/library\/postgres:/);
         has(/^m-workloads-pricing-redis .*\/proxy\/docker.io\/library\/redis:/);
@@ -122,7 +128,10 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
         }
         // The charts come from the chart mirror.
         for (const n of ["m-linkerd-crds", "m-linkerd-control-plane", "m-consul-release"]) {
-            assert.match(String(rec.byName(n).props.chart), /^oci:\/\/registry.nordstack.example\/charts\/(linkerd-crds|linkerd-control-plane|consul)$/);
+            assert.match(
+                String(rec.byName(n).props.chart),
+                /^oci:\/\/registry.nordstack.example\/charts\/(linkerd-crds|linkerd-control-plane|consul)$/,
+            );
         }
     });
 

@@ -79,12 +79,18 @@ describe("sovereignty report", () => {
         );
         assert.equal(r.endpoints.find((e) => e.endpoint === "get.k3s.io")?.country, "unknown", "no claim without knowledge");
         // index.ts throws these as one ConfigError, the same format as every other config problem.
-        assert.match(new ConfigError(r.problems).message, /^nordstack: the stack configuration has 6 problems:\n {2}- k3sDownloadUrl: github.com/);
+        assert.match(
+            new ConfigError(r.problems).message,
+            /^nordstack: the stack configuration has 6 problems:\n {2}- k3sDownloadUrl: github.com/,
+        );
 
         const relaxed = sovereigntyReport(parsePlatformConfig({ ...raw, sovereignty: "relaxed" }));
         assert.deepEqual(relaxed.problems, []);
         assert.equal(relaxed.warnings.length, 6);
-        assert.match(relaxed.warnings[0], /^sovereignty: github.com \(US, GitHub \(Microsoft\)\) is outside the EEA \[k3s v1.31.4\+k3s1 binary/);
+        assert.match(
+            relaxed.warnings[0],
+            /^sovereignty: github.com \(US, GitHub \(Microsoft\)\) is outside the EEA \[k3s v1.31.4\+k3s1 binary/,
+        );
     });
 
     it("a mirror known outside the EEA is refused too; air-gapped k3s and k3s off contact fewer endpoints", () => {
@@ -105,7 +111,13 @@ describe("sovereignty report", () => {
     });
 
     it("libvirt guests: base image URL and guest resolvers (default the gateway: the hypervisor's)", () => {
-        const base = { ...rawConfig({ k3sEnabled: false }), nodes: undefined, sshPrivateKeySecret: false, services: [], gatewayServerNames: [] };
+        const base = {
+            ...rawConfig({ k3sEnabled: false }),
+            nodes: undefined,
+            sshPrivateKeySecret: false,
+            services: [],
+            gatewayServerNames: [],
+        };
         const dflt = sovereigntyReport(parsePlatformConfig({ ...base, libvirt: libvirt() }));
         assert.deepEqual(
             dflt.endpoints.map((e) => [e.endpoint, e.country, e.key]),
