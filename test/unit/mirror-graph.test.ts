@@ -80,7 +80,7 @@ async function allImages(rec: GraphRecorder): Promise<Found[]> {
 
 describe("registryMirror over the whole dev stack (mocks)", () => {
     it("without a mirror the walk finds the upstream references it must rewrite", async () => {
-        const found = await allImages(await build("u", devStack()));
+        const found = await allImages(await build("u", devStack({ registryMirror: "" })));
         const upstream = found.filter((f) => !f.image.startsWith(MIRROR));
         assert.equal(upstream.length, found.length);
         assert.ok(found.some((f) => f.image === "docker.io/traefik/whoami:v1.10.3"));
@@ -125,6 +125,17 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
             ["imageConsulDataplane", "hashicorp/consul-dataplane:2.0.3"],
         ]) {
             assert.ok(where.includes(`m-consul-release values.global.${key} ${MIRROR}/docker.io/${img}`), key);
+        }
+        // The overlay smoke test's packages come only from the Alpine mirror of the dev stack.
+        for (const n of ["m-overlay-smoke-server", "m-overlay-smoke-client"]) {
+            const spec = await value(
+                pulumi.output(rec.byName(n).props.spec as pulumi.Input<{ template: { spec: { containers: { command: string[] }[] } } }>),
+            );
+            const script = spec.template.spec.containers[0].command[2];
+            assert.match(
+                script,
+                /apk add --no-cache --repositories-file \/dev\/null -X https:\/\/mirror.nordstack.example\/alpine\/v3.20\/main -X https:\/\/mirror.nordstack.example\/alpine\/v3.20\/community iperf3/,
+            );
         }
         // The charts come from the chart mirror.
         for (const n of ["m-linkerd-crds", "m-linkerd-control-plane", "m-consul-release"]) {
