@@ -33,8 +33,6 @@ main() {
     ensure_passphrase
     stack=$(stack_arg "$@")
     if [ -n "$stack" ] && [ "${1:-}" != stack ]; then
-        [ -f "${NORDSTACK_ROOT}/Pulumi.${stack}.yaml" ] || [ "${1:-}" != config ] ||
-            info "no Pulumi.${stack}.yaml yet; pulumi creates it"
         ensure_stack "$stack"
         case "${1:-}" in
         preview | up | update | destroy | refresh) mapfile -t extra < <(config_file_args "$stack") ;;
