@@ -4,63 +4,43 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, parsePlatformConfig, Platform, smokeRunId } from "./components";
+import { CONFIG_KEYS, ConfigError, ConfigKeyDecl, parsePlatformConfig, Platform, SECRET_KEYS, smokeRunId } from "./components";
 import { formatSovereigntyReport, sovereigntyReport } from "./components/sovereignty";
 
 const cfg = new pulumi.Config("nordstack");
-const sshPrivateKey = cfg.getSecret("sshPrivateKey");
-const registryMirrorAuth = cfg.getSecret("registryMirrorAuth");
+
+/**
+ * Every key of the `nordstack` namespace, so a typo (`nordstack:sshUsr`) is refused
+ * with "did you mean" instead of ignored. Secrets are handed over only as `true`
+ * (set): their values never reach the parser; index.ts reads them itself below.
+ */
+function rawNamespace(): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const full of Object.keys(pulumi.runtime.allConfig())) {
+        const key = full.startsWith("nordstack:") ? full.slice("nordstack:".length) : undefined;
+        if (key === undefined) continue;
+        if (SECRET_KEYS.includes(key)) {
+            raw[key] = true;
+            continue;
+        }
+        const decl = (CONFIG_KEYS as Record<string, ConfigKeyDecl>)[key];
+        raw[key] = decl && (decl.type === "object" || decl.type === "array") ? cfg.getObject(key) : cfg.get(key);
+    }
+    return raw;
+}
 
 let config;
 try {
-    config = parsePlatformConfig({
-        sovereignty: cfg.get("sovereignty"),
-        region: cfg.get("region"),
-        sshUser: cfg.get("sshUser"),
-        sshPort: cfg.get("sshPort"),
-        sshPrivateKeyPath: cfg.get("sshPrivateKeyPath"),
-        sshPrivateKeySecret: sshPrivateKey !== undefined,
-        mtu: cfg.get("mtu"),
-        nodes: cfg.getObject("nodes"),
-        sysctls: cfg.getObject("sysctls"),
-        nofile: cfg.get("nofile"),
-        allowVirtualization: cfg.getObject("allowVirtualization"),
-        k3sEnabled: cfg.get("k3sEnabled"),
-        k3sVersion: cfg.get("k3sVersion"),
-        k3sFlannelBackend: cfg.get("k3sFlannelBackend"),
-        k3sApiHost: cfg.get("k3sApiHost"),
-        k3sInstallScriptUrl: cfg.get("k3sInstallScriptUrl"),
-        k3sDownloadUrl: cfg.get("k3sDownloadUrl"),
-        k3sAirgap: cfg.getObject("k3sAirgap"),
-        smokeMode: cfg.get("smokeMode"),
-        smokeMinGbps: cfg.get("smokeMinGbps"),
-        smokeMinLinkFraction: cfg.get("smokeMinLinkFraction"),
-        smokeMaxRetransmits: cfg.get("smokeMaxRetransmits"),
-        smokeDurationSeconds: cfg.get("smokeDurationSeconds"),
-        smokeParallel: cfg.get("smokeParallel"),
-        linkerdIssuerRotation: cfg.get("linkerdIssuerRotation"),
-        linkerdCertWarnDays: cfg.get("linkerdCertWarnDays"),
-        linkerdChartRepository: cfg.get("linkerdChartRepository"),
-        linkerdChartVersion: cfg.get("linkerdChartVersion"),
-        consulChartRepository: cfg.get("consulChartRepository"),
-        consulChartVersion: cfg.get("consulChartVersion"),
-        gatewayServerNames: cfg.getObject("gatewayServerNames"),
-        gatewayReplicas: cfg.get("gatewayReplicas"),
-        gatewayKeepalive: cfg.get("gatewayKeepalive"),
-        gatewayMicroCacheSeconds: cfg.get("gatewayMicroCacheSeconds"),
-        gatewayRateLimitPerSecond: cfg.get("gatewayRateLimitPerSecond"),
-        libvirt: cfg.getObject("libvirt"),
-        services: cfg.getObject("services"),
-        registryMirror: cfg.get("registryMirror"),
-        registryMirrorAuthSecret: registryMirrorAuth !== undefined,
-        chartMirror: cfg.get("chartMirror"),
-        alpineMirror: cfg.get("alpineMirror"),
-    });
+    config = parsePlatformConfig(rawNamespace());
 } catch (e) {
     // A clean message instead of a stack trace: the user fixes config, not code.
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
     throw e;
 }
+const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+const backupAccessKeyId = cfg.getSecret("backupAccessKeyId");
+const backupSecretAccessKey = cfg.getSecret("backupSecretAccessKey");
+const registryMirrorAuth = cfg.getSecret("registryMirrorAuth");
 
 // Every endpoint the hosts and the cluster will contact, in every preview; under strict,
 // one known outside the EEA is a config error before anything is created.
@@ -93,6 +73,8 @@ if (config.libvirt && libvirtHypervisorPrivateKey === undefined) {
     );
 }
 
+for (const warning of config.backups?.warnings ?? []) void pulumi.log.warn(`nordstack: ${warning}`);
+
 const platform = new Platform("nordstack", {
     config,
     sshPrivateKey: sshPrivateKey ?? (config.ssh.privateKeyPath ? readKeyFile(config.ssh.privateKeyPath) : undefined),
@@ -101,6 +83,8 @@ const platform = new Platform("nordstack", {
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
     registryMirrorAuth,
+    backupAccessKeyId,
+    backupSecretAccessKey,
 });
 
 export const nodes = platform.nodes;
@@ -118,3 +102,5 @@ export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
 export const serviceEndpoints = platform.workloads?.endpoints;
 /** Every external endpoint the stack contacts, with the jurisdiction the stack knows for it. */
 export const sovereignty = { mode: sovereigntyCheck.sovereignty, endpoints: sovereigntyCheck.endpoints };
+/** Per datastore: destination, schedule, last successful backup (`pulumi refresh` updates it). */
+export const backups = platform.workloads?.backups;

@@ -4,6 +4,7 @@ import type { PlatformConfig } from "./config";
 import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
 import { HostTuning, TuningResult } from "./host/tuning";
+import { Firewall } from "./host/firewall";
 import { Cluster } from "./k3s/cluster";
 import { NetworkSmoke } from "./smoke/network";
 import { OverlaySmoke } from "./smoke/overlay";
@@ -11,6 +12,7 @@ import { LinkerdPki } from "./mesh/pki";
 import { Linkerd } from "./mesh/linkerd";
 import { Consul } from "./discovery/consul";
 import { Workloads } from "./services/workloads";
+import { gate } from "./host/gate";
 import type { PairResult } from "./smoke/results";
 import { ExistingHosts } from "./nodes/existing-hosts";
 import { LibvirtGuests } from "./nodes/libvirt-guests";
@@ -20,6 +22,7 @@ import { parseRegistryAuth, renderRegistriesYaml } from "./k3s/registries";
 import { NGINX_IMAGE } from "./gateway/nginx";
 import { POSTGRES_IMAGE } from "./data/postgres";
 import { REDIS_IMAGE } from "./data/redis";
+import { RCLONE_IMAGE } from "./data/backup-redis";
 import { OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";
 
 export interface PlatformArgs {
@@ -39,12 +42,17 @@ export interface PlatformArgs {
     gatewayTlsCertificate?: string;
     /** `username:password` for `config.mirrors.registry` (the secret registryMirrorAuth); kept secret. */
     registryMirrorAuth?: pulumi.Input<string>;
+    /** The object storage key pair for `config.backups` (secrets). */
+    backupAccessKeyId?: pulumi.Input<string>;
+    backupSecretAccessKey?: pulumi.Input<string>;
 }
 
 export class Platform extends pulumi.ComponentResource {
     public readonly nodeSource: NodeSource;
     public readonly preflight: Record<string, Preflight> = {};
     public readonly tuning: Record<string, HostTuning> = {};
+    /** Per node: the nftables firewall (empty when `firewallEnabled` is false). */
+    public readonly firewall: Record<string, Firewall> = {};
     /** Per node: name, role, region and addresses (no secrets). */
     public readonly nodes: pulumi.Output<{ name: string; role: string; region: string; publicAddress: string; privateAddress: string }[]>;
     /** Per node: what preflight found (OS, virtualization, interface, MTU, modules). */
@@ -88,6 +96,7 @@ export class Platform extends pulumi.ComponentResource {
                 {
                     hosts: cfg.nodes,
                     privateKey: args.sshPrivateKey ?? missingKey(),
+                    insecureSkipHostKeyVerification: cfg.ssh.insecureSkipHostKeyVerification,
                 },
                 { parent: this },
             );
@@ -118,15 +127,20 @@ export class Platform extends pulumi.ComponentResource {
             );
         }
         const results = Object.entries(this.preflight).map(([node, p]) => p.result.apply((result) => ({ node, result })));
-        const gate = pulumi.all(results).apply((rs) => {
-            const problems = crossNodeProblems(rs);
-            if (problems.length > 0) throw new Error(`preflight: ${problems.join("; ")}`);
-            return "preflight-passed";
-        });
         this.preflightResults = pulumi.all(results).apply((rs) => Object.fromEntries(rs.map((r) => [r.node, r.result])));
-
-        // 3 host tuning, per node, after every node passed preflight
+        // The cross-node gate: its own resource, failing before any host is touched.
         const allPreflights = Object.values(this.preflight).map((p) => p.command);
+        const preflightGate = gate(
+            `${name}-preflight-gate`,
+            pulumi.all(results).apply((rs) => {
+                const problems = crossNodeProblems(rs);
+                if (problems.length > 0) throw new pulumi.RunError(`nordstack preflight: ${problems.join("; ")}`);
+                return rs.length;
+            }),
+            { parent: this, dependsOn: allPreflights },
+        );
+
+        // 3 host tuning, per node, once every node passed preflight and the gate
         for (const node of this.nodeSource.nodes) {
             this.tuning[node.name] = new HostTuning(
                 `${name}-tuning-${node.name}`,
@@ -135,28 +149,32 @@ export class Platform extends pulumi.ComponentResource {
                     sysctls: cfg.tuning.sysctls,
                     floorKeys: cfg.tuning.floorKeys,
                     nofile: cfg.tuning.nofile,
-                    gate,
+                    dependsOn: [...allPreflights, preflightGate],
                 },
-                { parent: this, dependsOn: allPreflights },
+                { parent: this },
             );
         }
         this.tunedValues = pulumi
             .all(Object.entries(this.tuning).map(([node, t]) => t.result.apply((r) => [node, r.values] as const)))
             .apply((entries) => Object.fromEntries(entries));
 
-        // 7a host-level smoke tests, right after tuning: a bad network stops before k3s
-        const tuned = Object.values(this.tuning).map((t) => t.command);
-        let smoke: NetworkSmoke | undefined;
+        // 5 host-level smoke tests, right after tuning and the firewall (4), in rounds of disjoint pairs.
+        // Each pair's step fails on a bad figure; the smoke gate waits for all of them,
+        // and every k3s step waits for the gate: a bad network stops the run before k3s.
+        const tuned = [...Object.values(this.tuning).map((t) => t.command), ...this.firewalls(name, cfg)];
+        let smokeGate: pulumi.Resource | undefined;
         if (args.smokeRunId !== undefined && this.nodeSource.nodes.length > 1) {
-            smoke = new NetworkSmoke(
+            const smoke = new NetworkSmoke(
                 `${name}-smoke`,
                 {
                     nodes: this.nodeSource.nodes.map((node) => ({
                         node,
-                        mtu: this.preflight[node.name].result.mtu,
                         linkSpeedMbps: this.preflight[node.name].result.linkSpeedMbps,
+                        zone: node.labels["topology.kubernetes.io/zone"],
                     })),
+                    mtu: cfg.mtu,
                     thresholds: cfg.smoke,
+                    coverage: cfg.smoke.coverage,
                     durationSeconds: cfg.smoke.durationSeconds,
                     parallel: cfg.smoke.parallel,
                     runId: args.smokeRunId,
@@ -165,6 +183,11 @@ export class Platform extends pulumi.ComponentResource {
                 { parent: this },
             );
             this.smokeResults = smoke.results;
+            smokeGate = gate(
+                `${name}-smoke-gate`,
+                smoke.results.apply((r) => r.length),
+                { parent: this, dependsOn: smoke.finished },
+            );
         }
 
         // 4 k3s, after every node is tuned (and the network passed, when tested)
@@ -175,9 +198,9 @@ export class Platform extends pulumi.ComponentResource {
                     nodes: this.nodeSource.nodes.map((node) => ({
                         node,
                         privateInterface: this.preflight[node.name].result.privateInterface,
-                        interfaceMtu: this.preflight[node.name].result.mtu,
                     })),
                     version: cfg.k3s.version,
+                    interfaceMtu: cfg.mtu,
                     flannelBackend: cfg.k3s.flannelBackend,
                     apiHost: cfg.k3s.apiHost,
                     installScriptUrl: cfg.k3s.installScriptUrl,
@@ -186,7 +209,9 @@ export class Platform extends pulumi.ComponentResource {
                     registriesYaml: mirror ? registriesYaml(mirror, args.registryMirrorAuth) : undefined,
                     // strict: an unreachable mirror fails the pull instead of silently falling back to the US registries.
                     disableDefaultRegistryEndpoint: mirror !== undefined && cfg.sovereignty === "strict",
-                    dependsOn: [...tuned, ...(smoke?.finished ?? [])],
+                    joinConcurrency: cfg.k3s.joinConcurrency,
+                    upgradeBatch: cfg.k3s.upgradeBatch,
+                    dependsOn: [...tuned, ...(smokeGate ? [smokeGate] : [])],
                 },
                 { parent: this },
             );
@@ -206,7 +231,6 @@ export class Platform extends pulumi.ComponentResource {
                     parallel: cfg.smoke.parallel,
                     runId: args.smokeRunId,
                     image: image(OVERLAY_SMOKE_IMAGE),
-                    alpineMirror: cfg.mirrors.alpine,
                 },
                 { parent: this, dependsOn: [this.cluster] },
             ).results;
@@ -215,7 +239,11 @@ export class Platform extends pulumi.ComponentResource {
         // 5 mesh PKI: certificates only, so it exists even without a cluster
         this.pki = new LinkerdPki(
             `${name}-linkerd-pki`,
-            { issuerRotation: cfg.mesh.issuerRotation, warnDays: cfg.mesh.certWarnDays },
+            {
+                issuerRotation: cfg.mesh.issuerRotation,
+                trustAnchorGeneration: cfg.mesh.trustAnchorGeneration,
+                warnDays: cfg.mesh.certWarnDays,
+            },
             { parent: this },
         );
 
@@ -259,11 +287,26 @@ export class Platform extends pulumi.ComponentResource {
                         services: cfg.services.map((s) => ({ ...s, image: image(s.image) })),
                         postgresImage: image(POSTGRES_IMAGE),
                         redisImage: image(REDIS_IMAGE),
+                        rcloneImage: image(RCLONE_IMAGE),
+                        ...(cfg.backups && args.backupAccessKeyId && args.backupSecretAccessKey
+                            ? {
+                                  backups: {
+                                      config: {
+                                          ...cfg.backups,
+                                          postgresImage: cfg.backups.postgresImage && image(cfg.backups.postgresImage),
+                                      },
+                                      accessKeyId: args.backupAccessKeyId,
+                                      secretAccessKey: args.backupSecretAccessKey,
+                                  },
+                              }
+                            : {}),
+                        controlPlane: this.linkerd.controlPlane,
                         gateway: {
                             image: image(NGINX_IMAGE),
                             serverNames: cfg.gateway.serverNames,
                             replicas: cfg.gateway.replicas,
                             keepalive: cfg.gateway.keepalive,
+                            expectedConcurrency: cfg.gateway.expectedConcurrency,
                             microCacheSeconds: cfg.gateway.microCacheSeconds,
                             rateLimitPerSecond: cfg.gateway.rateLimitPerSecond,
                             nofile: cfg.tuning.nofile,
@@ -272,7 +315,8 @@ export class Platform extends pulumi.ComponentResource {
                                 : {}),
                         },
                     },
-                    { parent: this, dependsOn: [this.linkerd, this.consul] },
+                    // Meshed: its namespace (so everything in it) waits for Linkerd's injector.
+                    { parent: this, dependsOn: [this.consul] },
                 );
             }
         }
@@ -287,6 +331,32 @@ export class Platform extends pulumi.ComponentResource {
             smokeResults: this.smokeResults,
             overlaySmokeResults: this.overlaySmokeResults,
         });
+    }
+
+    /** 4 firewall, per node, after its tuning: cluster ports from the private network only. Returns the confirm steps. */
+    private firewalls(name: string, cfg: PlatformConfig): pulumi.Resource[] {
+        if (!cfg.firewall.enabled) return [];
+        const privateSources = this.nodeSource.nodes.map((n) => n.privateAddress);
+        for (const node of this.nodeSource.nodes) {
+            this.firewall[node.name] = new Firewall(
+                `${name}-firewall-${node.name}`,
+                {
+                    node,
+                    privateInterface: this.preflight[node.name].result.privateInterface,
+                    privateSources,
+                    sshPort: cfg.nodes.find((n) => n.name === node.name)?.port ?? cfg.ssh.port,
+                    sshAllowFrom: cfg.firewall.sshAllowFrom,
+                    apiAllowFrom: cfg.firewall.apiAllowFrom,
+                    // Gateway pods may land on any node (anti-affinity, no node selector).
+                    gateway: cfg.k3s.enabled && cfg.services.length > 0,
+                    extraPublicPorts: cfg.firewall.extraPublicPorts,
+                    flannelBackend: cfg.k3s.flannelBackend,
+                    confirmSeconds: cfg.firewall.confirmSeconds,
+                },
+                { parent: this, dependsOn: [this.tuning[node.name].command] },
+            );
+        }
+        return Object.values(this.firewall).map((f) => f.confirm);
     }
 }
 

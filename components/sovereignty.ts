@@ -8,6 +8,7 @@ import { mirrorPrefix, splitImage, UPSTREAM_REGISTRIES } from "./images";
 import { NGINX_IMAGE } from "./gateway/nginx";
 import { POSTGRES_IMAGE } from "./data/postgres";
 import { REDIS_IMAGE } from "./data/redis";
+import { RCLONE_IMAGE } from "./data/backup-redis";
 import { OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";
 import { LINKERD_DEFAULTS } from "./mesh/linkerd";
 import { CONSUL_DEFAULTS } from "./discovery/consul";
@@ -42,7 +43,6 @@ export const KNOWN_ENDPOINTS: Readonly<Record<string, Jurisdiction>> = {
     "cr.l5d.io": { country: "US", operator: "Buoyant, Inc. (Linkerd)" },
     "helm.linkerd.io": { country: "US", operator: "Buoyant, Inc. (Linkerd)" },
     "helm.releases.hashicorp.com": { country: "US", operator: "HashiCorp (IBM)" },
-    "dl-cdn.alpinelinux.org": { country: "US", operator: "Fastly CDN for the Alpine Linux project" },
     "1.1.1.1": { country: "US", operator: "Cloudflare, Inc." },
     "1.0.0.1": { country: "US", operator: "Cloudflare, Inc." },
     "8.8.8.8": { country: "US", operator: "Google LLC" },
@@ -153,6 +153,11 @@ export function sovereigntyReport(cfg: PlatformConfig, extra: Omit<Endpoint, "co
         if (cfg.services.some((s) => s.datastores.some((d) => d.engine === "postgres"))) use(POSTGRES_IMAGE, "Postgres");
         if (cfg.services.some((s) => s.datastores.some((d) => d.engine === "redis"))) use(REDIS_IMAGE, "Redis");
         if (cfg.services.length > 0) use(NGINX_IMAGE, "NGINX gateway");
+        if (cfg.backups) {
+            const kinds = new Set(cfg.services.flatMap((s) => s.datastores.map((d) => d.engine)));
+            if (kinds.has("postgres") && cfg.backups.postgresImage) use(cfg.backups.postgresImage, "Postgres backups");
+            if (kinds.has("redis")) use(RCLONE_IMAGE, "Redis backups");
+        }
         const overlaySmoke = cfg.smoke.mode !== "never" && cfg.nodes.length > 1;
         if (overlaySmoke) use(OVERLAY_SMOKE_IMAGE, "overlay smoke test");
         use("cr.l5d.io/linkerd/proxy", "Linkerd");
@@ -177,7 +182,7 @@ export function sovereigntyReport(cfg: PlatformConfig, extra: Omit<Endpoint, "co
                 key: explicit ? key : "chartMirror",
                 fix: explicit
                     ? `point ${key} at a Helm repository in the EEA`
-                    : "set chartMirror to one Helm repository (https:// or oci://) in the EEA holding linkerd-crds, linkerd-control-plane and consul",
+                    : "set chartMirror to one Helm repository (https:// or oci://) in the EEA holding linkerd-crds, linkerd-control-plane, linkerd2-cni and consul",
             });
         };
 
@@ -185,20 +190,9 @@ export function sovereigntyReport(cfg: PlatformConfig, extra: Omit<Endpoint, "co
             "linkerdChartRepository",
             cfg.mesh.linkerdChartRepository,
             LINKERD_DEFAULTS.chartRepository,
-            "linkerd-crds, linkerd-control-plane",
+            "linkerd-crds, linkerd-control-plane, linkerd2-cni",
         );
         chart("consulChartRepository", cfg.mesh.consulChartRepository, CONSUL_DEFAULTS.chartRepository, "consul");
-
-        if (overlaySmoke) {
-            const url = cfg.mirrors.alpine ?? "https://dl-cdn.alpinelinux.org/alpine";
-            out.push({
-                purpose: "Alpine packages (iperf3, ping) for the overlay smoke test",
-                endpoint: hostOf(url),
-                url,
-                key: "alpineMirror",
-                fix: "set alpineMirror to an Alpine mirror in the EEA (or smokeMode: never)",
-            });
-        }
     }
 
     if (cfg.libvirt) {

@@ -2,6 +2,7 @@
 // pg_hba.conf. Pure, tested by starting Debian's PostgreSQL on them.
 // No secret ever passes through here: the password reaches the server from a
 // Kubernetes Secret (POSTGRES_PASSWORD at first start), never from a file we render.
+import { RunError } from "@pulumi/pulumi";
 
 export interface PostgresConfInput {
     /** Default 5432. */
@@ -24,6 +25,8 @@ export interface PostgresConfInput {
     hbaFile?: string;
     /** Default `/var/run/postgresql` (the official image's). */
     unixSocketDirectories?: string;
+    /** Continuous WAL archiving (backups): the command and the most seconds a segment may wait while idle. Default off. */
+    archive?: { command: string; timeoutSeconds: number };
 }
 
 export const POSTGRES_CONF_DEFAULTS = {
@@ -46,7 +49,7 @@ export function pgIdentifier(name: string): string {
 
 /** A value in postgresql.conf: single-quoted, quotes doubled. */
 export function pgQuote(value: string): string {
-    if (/[\n\r\0]/.test(value)) throw new Error(`postgresql.conf value ${JSON.stringify(value)} contains a line break or NUL`);
+    if (/[\n\r\0]/.test(value)) throw new RunError(`postgresql.conf value ${JSON.stringify(value)} contains a line break or NUL`);
     return `'${value.replace(/'/g, "''")}'`;
 }
 
@@ -64,9 +67,10 @@ export function renderPostgresConf(input: PostgresConfInput = {}): string {
         ["slowQueryMs", c.slowQueryMs, 0, 3600000],
         ["idleInTransactionTimeoutSeconds", c.idleInTransactionTimeoutSeconds, 0, 86400],
     ];
+    if (input.archive) ints.push(["archive.timeoutSeconds", input.archive.timeoutSeconds, 1, 300]);
     const bad = ints.filter(([, v, min, max]) => !Number.isInteger(v) || v < min || v > max);
     if (bad.length > 0)
-        throw new Error(`postgresql.conf: ${bad.map(([k, v, min, max]) => `${k} must be ${min}-${max}, got ${v}`).join("; ")}`);
+        throw new RunError(`postgresql.conf: ${bad.map(([k, v, min, max]) => `${k} must be ${min}-${max}, got ${v}`).join("; ")}`);
     return [
         "# Rendered by nordstack (components/data/postgres-conf.ts). One instance per service: no shared data.",
         `listen_addresses = ${pgQuote(c.listenAddresses)}`,
@@ -91,6 +95,16 @@ export function renderPostgresConf(input: PostgresConfInput = {}): string {
         "log_disconnections = off",
         "log_destination = 'stderr'",
         "logging_collector = off",
+        ...(input.archive
+            ? [
+                  "# Every finished WAL segment goes to object storage; an idle server still switches segments",
+                  "# after archive_timeout, so at most that much committed work is lost with the node's disk.",
+                  "wal_level = replica",
+                  "archive_mode = on",
+                  `archive_command = ${pgQuote(input.archive.command)}`,
+                  `archive_timeout = ${input.archive.timeoutSeconds}`,
+              ]
+            : []),
         "",
     ].join("\n");
 }
@@ -106,7 +120,7 @@ export function renderPgHba(database: string, user: string): string {
         ["user", user],
     ]) {
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v))
-            throw new Error(`pg_hba.conf: ${k} ${JSON.stringify(v)} is not a plain PostgreSQL identifier`);
+            throw new RunError(`pg_hba.conf: ${k} ${JSON.stringify(v)} is not a plain PostgreSQL identifier`);
     }
     return [
         "# Rendered by nordstack (components/data/postgres-conf.ts).",

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../host/remote-script";
 import { podLabels } from "../services/labels";
+import { containerSecurityContext, podSecurityContext, POSTGRES_RUN_AS, writableDirs } from "../services/security";
 import {
     checkDatastoreArgs,
     dataVolumeClaim,
@@ -13,6 +14,8 @@ import {
     podMetadata,
 } from "./datastore";
 import { pgIdentifier, PostgresConfInput, renderPgHba, renderPostgresConf } from "./postgres-conf";
+import type { BackupArgs } from "./backup";
+import { PostgresBackup } from "./backup-postgres";
 
 /** Pinned to the PostgreSQL major and minor the tests run (Debian 12's postgresql-15). */
 export const POSTGRES_IMAGE = "docker.io/library/postgres:15.18-bookworm";
@@ -23,10 +26,19 @@ export interface PostgresArgs extends DatastoreArgs {
         PostgresConfInput,
         "maxConnections" | "sharedBuffersMb" | "effectiveCacheSizeMb" | "workMemMb" | "slowQueryMs" | "idleInTransactionTimeoutSeconds"
     >;
+    /** Continuous WAL archiving and scheduled base backups with pgBackRest (see PostgresBackup); `backup.image` replaces `image`. */
+    backup?: BackupArgs;
 }
 
 const PORT = 5432;
 const CONF_DIR = "/etc/postgresql";
+const DATA_DIR = "/var/lib/postgresql/data";
+// A subdirectory: the volume's root may hold lost+found, which initdb refuses.
+const PGDATA = `${DATA_DIR}/pgdata`;
+
+function withAnnotations(meta: k8s.types.input.meta.v1.ObjectMeta, extra?: Record<string, string>): k8s.types.input.meta.v1.ObjectMeta {
+    return extra ? { ...meta, annotations: { ...(meta.annotations as Record<string, string>), ...extra } } : meta;
+}
 
 /**
  * One service's own PostgreSQL: a single-pod StatefulSet on a local-path
@@ -48,6 +60,8 @@ export class Postgres extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
+    /** Backups, when `backup` is set. */
+    public readonly backup?: PostgresBackup;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:data:Postgres", name, {}, opts);
@@ -59,7 +73,29 @@ export class Postgres extends pulumi.ComponentResource {
         const password = generatePassword(name, this);
         this.password = password.value;
 
-        const postgresqlConf = renderPostgresConf({ ...args.settings, port: PORT, hbaFile: `${CONF_DIR}/pg_hba.conf` });
+        this.backup = args.backup
+            ? new PostgresBackup(
+                  `${name}-backup`,
+                  {
+                      datastore: args,
+                      backup: args.backup,
+                      credentialsSecretName: `${args.instance}-credentials`,
+                      pgUser: this.username,
+                      pgPort: PORT,
+                      pgData: PGDATA,
+                      dataVolumeName: "data",
+                      dataMountPath: DATA_DIR,
+                  },
+                  { parent: this },
+              )
+            : undefined;
+        const bk = this.backup?.podParts;
+        const postgresqlConf = renderPostgresConf({
+            ...args.settings,
+            port: PORT,
+            hbaFile: `${CONF_DIR}/pg_hba.conf`,
+            archive: bk?.archive,
+        });
         const hba = renderPgHba(this.database, this.username);
         const conf = new k8s.core.v1.ConfigMap(
             `${name}-conf`,
@@ -93,6 +129,8 @@ export class Postgres extends pulumi.ComponentResource {
 
         const fromSecret = (key: string): k8s.types.input.core.v1.EnvVarSource => ({ secretKeyRef: { name: secret.metadata.name, key } });
         // pg_isready needs no password: it asks whether the server accepts connections, not for a login.
+        // Read-only root filesystem: the socket directory and /tmp (the entrypoint's nss_wrapper for other UIDs) are emptyDirs.
+        const scratch = writableDirs({ run: "/var/run/postgresql", tmp: "/tmp" });
         const ready = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", this.username, "-d", this.database];
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             name,
@@ -103,23 +141,30 @@ export class Postgres extends pulumi.ComponentResource {
                     replicas: 1,
                     selector: { matchLabels: podLabels("postgres", args.instance) },
                     template: {
-                        metadata: podMetadata("postgres", args, contentHash(postgresqlConf, hba)),
+                        metadata: withAnnotations(
+                            podMetadata("postgres", args, contentHash(postgresqlConf, hba, ...(bk ? [bk.configText] : []))),
+                            bk?.annotations,
+                        ),
                         spec: {
                             // A fast shutdown checkpoint on a busy instance takes a while; SIGKILL before it risks a crash recovery.
                             terminationGracePeriodSeconds: 60,
+                            automountServiceAccountToken: false,
+                            // The image's postgres user; fsGroup makes the data volume its group's.
+                            securityContext: podSecurityContext(POSTGRES_RUN_AS),
                             containers: [
                                 {
                                     name: "postgres",
-                                    image: args.image ?? POSTGRES_IMAGE,
+                                    image: args.backup?.image ?? args.image ?? POSTGRES_IMAGE,
                                     args: ["-c", `config_file=${CONF_DIR}/postgresql.conf`],
+                                    securityContext: containerSecurityContext(POSTGRES_RUN_AS),
                                     ports: [{ name: "postgres", containerPort: PORT, protocol: "TCP" }],
                                     env: [
                                         // Read by the image's entrypoint at the first start only, to create the user and database.
                                         { name: "POSTGRES_USER", valueFrom: fromSecret("username") },
                                         { name: "POSTGRES_PASSWORD", valueFrom: fromSecret("password") },
                                         { name: "POSTGRES_DB", valueFrom: fromSecret("database") },
-                                        // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
-                                        { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+                                        { name: "PGDATA", value: PGDATA },
+                                        ...(bk?.env ?? []),
                                     ],
                                     startupProbe: { exec: { command: ready }, periodSeconds: 2, failureThreshold: 90 },
                                     readinessProbe: { exec: { command: ready }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
@@ -129,12 +174,19 @@ export class Postgres extends pulumi.ComponentResource {
                                         limits: { memory: args.resources?.memoryLimit ?? "512Mi" },
                                     },
                                     volumeMounts: [
-                                        { name: "data", mountPath: "/var/lib/postgresql/data" },
+                                        { name: "data", mountPath: DATA_DIR },
                                         { name: "conf", mountPath: CONF_DIR, readOnly: true },
+                                        ...scratch.mounts,
+                                        ...(bk?.volumeMounts ?? []),
                                     ],
                                 },
+                                ...(bk ? [bk.sidecar] : []),
                             ],
-                            volumes: [{ name: "conf", configMap: { name: conf.metadata.name } }],
+                            volumes: [
+                                { name: "conf", configMap: { name: conf.metadata.name, defaultMode: 0o444 } },
+                                ...scratch.volumes,
+                                ...(bk?.volumes ?? []),
+                            ],
                         },
                     },
                     volumeClaimTemplates: [dataVolumeClaim(args)],
@@ -142,6 +194,7 @@ export class Postgres extends pulumi.ComponentResource {
             },
             child,
         );
+        this.backup?.initialBackup(this.statefulSet);
         this.registerOutputs({
             secretName: this.secretName,
             host: this.host,

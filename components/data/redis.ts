@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { contentHash } from "../host/remote-script";
 import { podLabels } from "../services/labels";
+import { containerSecurityContext, podSecurityContext, REDIS_RUN_AS, writableDirs } from "../services/security";
 import {
     checkDatastoreArgs,
     dataVolumeClaim,
@@ -13,6 +14,8 @@ import {
     podMetadata,
 } from "./datastore";
 import { RedisConfInput, renderRedisAuthConf, renderRedisConf } from "./redis-conf";
+import type { BackupArgs } from "./backup";
+import { RedisBackup } from "./backup-redis";
 
 /** Pinned to the Redis version the tests run (Debian 12's redis-server 7.0.15). */
 export const REDIS_IMAGE = "docker.io/library/redis:7.0.15-alpine";
@@ -20,6 +23,8 @@ export const REDIS_IMAGE = "docker.io/library/redis:7.0.15-alpine";
 export interface RedisArgs extends DatastoreArgs {
     /** redis.conf settings; keep `maxMemoryMb` below the memory limit (default 192 under 256Mi). */
     settings?: Pick<RedisConfInput, "maxMemoryMb" | "maxMemoryPolicy" | "appendOnly">;
+    /** RDB snapshots shipped to object storage on a schedule (see RedisBackup). */
+    backup?: BackupArgs;
 }
 
 const PORT = 6379;
@@ -43,6 +48,8 @@ export class Redis extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     public readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
+    /** Backups, when `backup` is set. */
+    public readonly backup?: RedisBackup;
 
     constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:data:Redis", name, {}, opts);
@@ -82,6 +89,7 @@ export class Redis extends pulumi.ComponentResource {
         const service = headlessService(name, "redis", args, PORT, this);
         this.networkPolicy = ownerOnlyPolicy(name, "redis", args, PORT, this);
 
+        const scratch = writableDirs({ tmp: "/tmp" });
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             name,
             {
@@ -93,11 +101,15 @@ export class Redis extends pulumi.ComponentResource {
                     template: {
                         metadata: podMetadata("redis", args, contentHash(redisConf)),
                         spec: {
+                            automountServiceAccountToken: false,
+                            // The image's redis user (alpine: 999, group 1000); fsGroup makes /data and auth.conf its group's.
+                            securityContext: podSecurityContext(REDIS_RUN_AS),
                             containers: [
                                 {
                                     name: "redis",
                                     image: args.image ?? REDIS_IMAGE,
                                     args: ["redis-server", "/etc/redis/redis.conf"],
+                                    securityContext: containerSecurityContext(REDIS_RUN_AS),
                                     ports: [{ name: "redis", containerPort: PORT, protocol: "TCP" }],
                                     // redis-cli reads REDISCLI_AUTH, so the probe's password is in neither argv nor a file.
                                     env: [
@@ -121,21 +133,22 @@ export class Redis extends pulumi.ComponentResource {
                                         { name: "data", mountPath: "/data" },
                                         { name: "conf", mountPath: "/etc/redis/redis.conf", subPath: "redis.conf", readOnly: true },
                                         { name: "auth", mountPath: AUTH_DIR, readOnly: true },
+                                        ...scratch.mounts,
                                     ],
                                 },
                             ],
                             volumes: [
-                                { name: "conf", configMap: { name: conf.metadata.name } },
-                                // World-readable inside this one container: the image's entrypoint drops to the redis
-                                // user, and the same password is already in REDISCLI_AUTH there.
+                                { name: "conf", configMap: { name: conf.metadata.name, defaultMode: 0o444 } },
+                                // Readable by the redis group only (fsGroup), the user redis runs as from the start.
                                 {
                                     name: "auth",
                                     secret: {
                                         secretName: secret.metadata.name,
                                         items: [{ key: "auth.conf", path: "auth.conf" }],
-                                        defaultMode: 0o444,
+                                        defaultMode: 0o440,
                                     },
                                 },
+                                ...scratch.volumes,
                             ],
                         },
                     },
@@ -144,6 +157,20 @@ export class Redis extends pulumi.ComponentResource {
             },
             child,
         );
+        if (args.backup) {
+            this.backup = new RedisBackup(
+                `${name}-backup`,
+                {
+                    datastore: args,
+                    backup: args.backup,
+                    credentialsSecretName: secret.metadata.name,
+                    redisImage: args.image ?? REDIS_IMAGE,
+                    host: this.host,
+                    port: PORT,
+                },
+                { parent: this, dependsOn: [this.statefulSet] },
+            );
+        }
         this.registerOutputs({ secretName: this.secretName, host: this.host, port: this.port, password: this.password });
     }
 }

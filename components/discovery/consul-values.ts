@@ -1,6 +1,7 @@
 // Helm values of the consul-k8s chart (keys as in consul-k8s 2.0.3), rendered
 // by a pure function: Consul as the service catalog and DNS, with Linkerd (not
 // Consul Connect) as the mesh.
+import { RunError } from "@pulumi/pulumi";
 import { mirrorImage, RegistryMirror } from "../images";
 
 /**
@@ -97,7 +98,7 @@ export function consulValuesProblems(i: ConsulValuesInput): string[] {
 /** Values of the consul chart. Throws listing every problem of the input. */
 export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
     const problems = consulValuesProblems(i);
-    if (problems.length > 0) throw new Error(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length > 0) throw new RunError(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
     const replicas = consulServerReplicas(i.nodeCount);
     const images = i.registryMirror
         ? Object.fromEntries(Object.entries(consulImages(i.chartVersion ?? "")).map(([k, ref]) => [k, mirrorImage(ref, i.registryMirror)]))
@@ -128,6 +129,9 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
             connect: false,
             // Consul agents ask checkpoint-api.hashicorp.com (US) for new versions unless told not to.
             extraConfig: JSON.stringify({ disable_update_check: true }),
+            // One server: the chart's budget would be maxUnavailable 0, and the node drain of a
+            // k3s upgrade could never finish. With 3 servers it allows one down at a time.
+            disruptionBudget: replicas > 1 ? { enabled: true, maxUnavailable: 1 } : { enabled: false },
         },
         // Consul's own service mesh stays off: Linkerd is the mesh.
         connectInject: { enabled: false },

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { isDns1123Label } from "../validate";
+import { podSecurityLabels } from "../services/security";
+import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
 import type { RegistryMirror } from "../images";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
@@ -76,7 +78,7 @@ export class Consul extends pulumi.ComponentResource {
         let chart: ReturnType<typeof chartSource>;
         let values: Record<string, unknown>;
         try {
-            if (!isDns1123Label(namespace)) throw new Error(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
+            if (!isDns1123Label(namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(args.chartVersion ?? D.chartVersion, "chartVersion");
             chart = chartSource(args.chartRepository ?? D.chartRepository, "consul");
             values = consulValues({
@@ -99,13 +101,24 @@ export class Consul extends pulumi.ComponentResource {
 
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
-            { metadata: { name: namespace, annotations: { "linkerd.io/inject": "disabled" } } },
+            // Not meshed: the label keeps Linkerd's injector webhook off it, so Consul installs without waiting for Linkerd.
+            // The chart does not promise `restricted` for all its pods (Jobs included): baseline is enforced, restricted reported.
+            {
+                metadata: {
+                    name: namespace,
+                    labels: { ...UNMESHED_NAMESPACE_LABELS, ...podSecurityLabels("baseline") },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
             k8sOpts,
         );
         this.namespace = ns.metadata.name;
 
-        // 32 random bytes, base64: an AES-256 gossip key, as `consul keygen` makes.
-        const gossipKey = new random.RandomBytes(`${name}-gossip-key`, { length: 32 }, { parent: this });
+        // 32 random bytes, base64: an AES-256 gossip key, as `consul keygen` makes. From a
+        // RandomPassword, whose resource ID is "none": a RandomBytes' or RandomUuid's ID is
+        // the value itself, and IDs are stored in plaintext whatever additionalSecretOutputs say.
+        const gossipHex = new random.RandomPassword(`${name}-gossip-key`, hexPassword(64), { parent: this });
+        const gossipKey = { base64: pulumi.secret(gossipHex.result.apply((h) => Buffer.from(h, "hex").toString("base64"))) };
         const gossipSecret = new k8s.core.v1.Secret(
             `${name}-gossip-secret`,
             {
@@ -116,9 +129,10 @@ export class Consul extends pulumi.ComponentResource {
             k8sOpts,
         );
 
-        // The servers use it as acl.tokens.initial_management, which must be a UUID.
-        const token = new random.RandomUuid(`${name}-bootstrap-token`, {}, { parent: this, additionalSecretOutputs: ["result"] });
-        this.bootstrapToken = pulumi.secret(token.result);
+        // The servers use it as acl.tokens.initial_management, which must be a UUID: 122 random bits
+        // formatted as a version-4 UUID (again a RandomPassword, so no plaintext ID).
+        const tokenHex = new random.RandomPassword(`${name}-bootstrap-token`, hexPassword(32), { parent: this });
+        this.bootstrapToken = pulumi.secret(tokenHex.result.apply(uuidFromHex));
         const tokenSecret = new k8s.core.v1.Secret(
             `${name}-bootstrap-token-secret`,
             {
@@ -180,4 +194,16 @@ export class Consul extends pulumi.ComponentResource {
             dnsServiceIp: this.dnsServiceIp,
         });
     }
+}
+
+/** RandomPassword arguments for a lower-case hex string of `length` characters. */
+export function hexPassword(length: number): random.RandomPasswordArgs {
+    return { length, upper: false, lower: false, numeric: false, special: true, overrideSpecial: "0123456789abcdef" };
+}
+
+/** Formats 32 hex digits as an RFC 4122 version-4 UUID (version and variant bits set). */
+export function uuidFromHex(hex: string): string {
+    if (!/^[0-9a-f]{32}$/.test(hex)) throw new pulumi.RunError("Consul bootstrap token: expected 32 hex digits");
+    const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

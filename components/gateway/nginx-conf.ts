@@ -12,6 +12,7 @@
 // implicit one without a `keepalive` pool: one TCP handshake per request, the
 // very thing the article warns about. A replaced Service (new ClusterIP) rolls
 // the gateway pods instead (see `rolloutTriggers` in nginx.ts).
+import { RunError } from "@pulumi/pulumi";
 
 /** What the gateway needs to know about one service. `ServiceConfig` satisfies it. */
 export interface GatewayRoute {
@@ -32,12 +33,18 @@ export interface NginxConfInput {
     /** `server_name` values, e.g. `["api.example.no"]`. Requests for other hosts get no answer (444), except `/healthz`. */
     serverNames: string[];
     /**
-     * Idle upstream connections each worker keeps per service. Default 64; 0 renders no upstream
-     * keepalive at all (no `keepalive`, no HTTP/1.1, no empty Connection header), for comparison only.
-     * Size it at least at the expected concurrent requests per service, not divided by workers (one
-     * worker may hold them all): requests beyond the idle pool close their connection after use.
+     * Floor of the idle upstream connections each worker keeps per service. Default 64; the pool is
+     * the larger of this and the per-worker share of `expectedConcurrency` (see `keepalivePool`).
+     * 0 renders no upstream keepalive at all (no `keepalive`, no HTTP/1.1, no empty Connection
+     * header), for comparison only.
      */
     keepalive?: number;
+    /**
+     * Concurrent requests one gateway pod is expected to serve at peak, all services together.
+     * Default 256. Sizes the keepalive pool: requests in flight beyond a worker's idle pool close
+     * their upstream connection after use and the next ones open new ones.
+     */
+    expectedConcurrency?: number;
     /** Requests per upstream connection before nginx closes it. Default 10000 (nginx's own 1000 costs one handshake per 1,000 requests). */
     keepaliveRequests?: number;
     /** Seconds an idle upstream connection is kept. Default 4: below the 5 s idle timeout of Node's http server, the shortest common one. */
@@ -76,7 +83,7 @@ export interface NginxConfInput {
     listenHttp?: string;
     /** Listen address of HTTPS. Default `443`. */
     listenHttps?: string;
-    /** Worker user. Default `nginx` (the official image's). */
+    /** Worker user. Default `nginx` (the official image's). `""` renders none: an unprivileged master runs its workers as itself. */
     user?: string;
     /** Default `/var/run/nginx.pid`. */
     pidPath?: string;
@@ -98,6 +105,7 @@ export interface NginxConfInput {
 export const NGINX_CONF_DEFAULTS = {
     clusterDomain: "cluster.local",
     keepalive: 64,
+    expectedConcurrency: 256,
     keepaliveRequests: 10000,
     keepaliveTimeoutSeconds: 4,
     peersPerService: 2,
@@ -131,6 +139,24 @@ export function upstreamName(service: string): string {
     return `backend_${service.replace(/-/g, "_")}`;
 }
 
+/**
+ * Idle upstream connections each worker keeps per service (`keepalive` in each upstream block):
+ * 0 when keepalive is off, otherwise the larger of the `keepalive` floor and the requests one
+ * worker must carry. With `reuseport` the kernel spreads client connections over the workers by
+ * hash, so one worker carries about `expectedConcurrency / workerProcesses`, plus a quarter for the
+ * hash's unevenness; with `worker_processes auto` the count is only known on the node, so the pool
+ * covers the whole concurrency. Every service gets the whole share: which one is busy is not known.
+ * The pool only caps idle connections, it opens none: a large one costs nothing until the load is there.
+ */
+export function keepalivePool(input: Pick<NginxConfInput, "keepalive" | "expectedConcurrency" | "workerProcesses">): number {
+    const floor = input.keepalive ?? NGINX_CONF_DEFAULTS.keepalive;
+    if (floor === 0) return 0;
+    const concurrency = input.expectedConcurrency ?? NGINX_CONF_DEFAULTS.expectedConcurrency;
+    const workers = input.workerProcesses ?? NGINX_CONF_DEFAULTS.workerProcesses;
+    const perWorker = workers === 0 ? concurrency : Math.ceil((concurrency * 1.25) / workers);
+    return Math.max(floor, perWorker);
+}
+
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
@@ -162,6 +188,7 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
         if (!Number.isInteger(v) || v < min || v > max) p.push(`${field} must be an integer from ${min} to ${max}, got ${v}`);
     };
     int("keepalive", c.keepalive, 0, 100000);
+    int("expectedConcurrency", c.expectedConcurrency, 1, 1000000);
     int("keepaliveRequests", c.keepaliveRequests, 1, 10000000);
     int("keepaliveTimeoutSeconds", c.keepaliveTimeoutSeconds, 1, 3600);
     int("peersPerService", c.peersPerService, 1, 16);
@@ -195,7 +222,8 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
         ["tlsCertificatePath", c.tlsCertificatePath],
         ["tlsKeyPath", c.tlsKeyPath],
     ] as const) {
-        if (v !== undefined && !CONF_WORD.test(v)) p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
+        if (v !== undefined && !(field === "user" && v === "") && !CONF_WORD.test(v))
+            p.push(`${field} ${JSON.stringify(v)} has characters nginx.conf would need quoted`);
     }
     for (const [field, v] of [
         ["listenHttp", c.listenHttp],
@@ -214,9 +242,10 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
 /** Renders nginx.conf; throws one Error listing every problem of the input. */
 export function renderNginxConf(input: NginxConfInput): string {
     const problems = nginxConfProblems(input);
-    if (problems.length > 0) throw new Error(`gateway nginx.conf: ${problems.join("; ")}`);
+    if (problems.length > 0) throw new RunError(`gateway nginx.conf: ${problems.join("; ")}`);
     const c = withDefaults(input);
-    const ka = c.keepalive > 0;
+    const pool = keepalivePool(c);
+    const ka = pool > 0;
     const tls = c.tlsCertificatePath !== undefined && c.tlsKeyPath !== undefined;
     const cache = c.microCacheSeconds > 0;
     const limit = c.rateLimitPerSecond > 0;
@@ -227,7 +256,7 @@ export function renderNginxConf(input: NginxConfInput): string {
     put(
         0,
         "# Rendered by nordstack (components/gateway/nginx-conf.ts): change the stack config, not this file.",
-        `user ${c.user};`,
+        ...(c.user === "" ? [] : [`user ${c.user};`]),
         `worker_processes ${c.workerProcesses === 0 ? "auto" : c.workerProcesses};`,
         "# The node's tuned open-files limit: every proxied request holds two descriptors (client and upstream).",
         `worker_rlimit_nofile ${c.nofile};`,
@@ -279,6 +308,17 @@ export function renderNginxConf(input: NginxConfInput): string {
             `proxy_cache_path ${c.cacheDir} levels=1:2 keys_zone=microcache:10m max_size=256m inactive=1m use_temp_path=off;`,
         );
     }
+    if (ka) {
+        put(
+            1,
+            "",
+            "# Upstream connection pools (every upstream below):",
+            `# keepalive ${pool}: idle connections per worker, its share of ${c.expectedConcurrency} concurrent requests (floor ${c.keepalive}); past it each request costs a handshake.`,
+            `# keepalive_requests ${c.keepaliveRequests}: one handshake per ${c.keepaliveRequests} requests, and busy connections rotate across the Service's pods.`,
+            "# keepalive_time 1h: nginx's default age bound; keepalive_requests already rotates busy connections, keepalive_timeout idle ones.",
+            `# keepalive_timeout ${c.keepaliveTimeoutSeconds}s: below the services' idle timeout (Node: 5 s), so nginx never reuses a connection being closed.`,
+        );
+    }
     for (const r of routes) {
         const servers =
             c.upstreamServers?.[r.name] ??
@@ -286,23 +326,33 @@ export function renderNginxConf(input: NginxConfInput): string {
         put(1, "", `upstream ${upstreamName(r.name)} {`);
         // max_fails=0: one failed attempt says one pod failed, not the Service; never take the ClusterIP out of rotation.
         put(2, ...servers.map((s) => `server ${s} max_fails=0;`));
-        if (ka)
+        if (ka) {
             put(
                 2,
-                `keepalive ${c.keepalive};`,
+                `keepalive ${pool};`,
                 `keepalive_requests ${c.keepaliveRequests};`,
+                "keepalive_time 1h;",
                 `keepalive_timeout ${c.keepaliveTimeoutSeconds}s;`,
             );
+        }
         put(1, "}");
     }
 
     const health = ["location = /healthz {", "    access_log off;", "    default_type text/plain;", '    return 200 "ok\\n";', "}"];
     put(1, "", "# Requests for unknown hosts (scanners, IP-only probes) get no answer; kubelet probes reach /healthz here.", "server {");
-    put(2, `listen ${c.listenHttp} default_server;`, ...health, "location / {", "    return 444;", "}");
+    put(
+        2,
+        "# reuseport: one listening socket per worker, the kernel spreads clients evenly (one shared socket let one worker take most).",
+        `listen ${c.listenHttp} default_server reuseport;`,
+        ...health,
+        "location / {",
+        "    return 444;",
+        "}",
+    );
     put(1, "}");
     if (tls) {
         put(1, "", "server {");
-        put(2, `listen ${c.listenHttps} ssl http2 default_server;`, "ssl_reject_handshake on;");
+        put(2, `listen ${c.listenHttps} ssl http2 default_server reuseport;`, "ssl_reject_handshake on;");
         put(1, "}", "", "server {");
         put(2, `listen ${c.listenHttp};`, `server_name ${c.serverNames.join(" ")};`, ...health, "location / {");
         put(3, "return 308 https://$host$request_uri;");
@@ -335,7 +385,7 @@ export function renderNginxConf(input: NginxConfInput): string {
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-ID $request_id;",
-        "# Idempotent requests only (nginx never resends a POST): bounded in attempts and in time.",
+        "# Retries, bounded in attempts and time: never of a POST or PATCH that reached a service (no `non_idempotent`).",
         "proxy_next_upstream error timeout http_500;",
         `proxy_next_upstream_tries ${c.nextUpstreamTries};`,
         `proxy_next_upstream_timeout ${c.nextUpstreamTimeoutSeconds}s;`,

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { DEFAULT_NOFILE } from "../config";
 import { contentHash } from "../host/remote-script";
 import { LINKERD_INJECT, podLabels } from "../services/labels";
+import { containerSecurityContext, NGINX_RUN_AS, podSecurityContext, writableDirs } from "../services/security";
 import { GatewayRoute, NGINX_CONF_DEFAULTS, nginxConfProblems, renderNginxConf } from "./nginx-conf";
 
 /** Pinned stable nginx. The rendered conf is tested with Debian's 1.22.1 and uses nothing newer. */
@@ -11,8 +12,10 @@ export const NGINX_IMAGE = "docker.io/library/nginx:1.28.0-alpine";
 export interface NginxArgs {
     /** Kubernetes provider of the cluster (from the k3s layer). */
     provider: k8s.Provider;
-    /** Namespace of the gateway and of the services it routes to. */
+    /** Namespace of the gateway's own objects. */
     namespace: pulumi.Input<string>;
+    /** Namespace of the services it routes to. Default: `namespace`. */
+    routesNamespace?: pulumi.Input<string>;
     /** The services to route; `ServiceConfig` satisfies it. */
     routes: GatewayRoute[];
     /** Public host names (`server_name`), e.g. `["api.example.no"]`. Required. */
@@ -27,8 +30,10 @@ export interface NginxArgs {
     nofile?: number;
     /** Connections per worker (client + upstream). Default 16384. */
     workerConnections?: number;
-    /** Idle upstream connections per worker per service. Default 64; at least the expected concurrent requests per service. */
+    /** Floor of the idle upstream connections per worker per service. Default 64; 0 turns upstream keepalive off. */
     keepalive?: number;
+    /** Concurrent requests one gateway pod serves at peak, all services together; sizes the keepalive pools. Default 256. */
+    expectedConcurrency?: number;
     /** Attempts per request, the first included. Default 2. */
     nextUpstreamTries?: number;
     /** Seconds during which a retry may start. Default 10. */
@@ -47,8 +52,11 @@ export interface NginxArgs {
     tlsCertificate?: pulumi.Input<string>;
     /** PEM private key (kept secret); set together with `tlsCertificate`. */
     tlsPrivateKey?: pulumi.Input<string>;
-    /** Requests and memory limit. Default 100m / 128Mi, limit 512Mi (no CPU limit: throttling adds latency to every request). */
-    resources?: { cpu: string; memory: string; memoryLimit: string };
+    /**
+     * Requests and limits. Default 100m / 128Mi, memory limit 512Mi, no CPU limit (throttling adds latency
+     * to every request). With a `cpuLimit` the gateway runs one worker per whole core of it (at least one).
+     */
+    resources?: { cpu: string; memory: string; memoryLimit: string; cpuLimit?: string };
     /** Cluster DNS domain. Default `cluster.local`. */
     clusterDomain?: string;
     /**
@@ -59,7 +67,30 @@ export interface NginxArgs {
 }
 
 const CONF_DIR = "/etc/nginx/nordstack";
+
+/**
+ * nginx workers for a CPU limit (a Kubernetes quantity such as `1500m` or `2`): one per whole core,
+ * at least one; 0 (`auto`, one per node core) without a limit. `auto` under a limit would start a
+ * worker per node core that the CFS quota then throttles in turn, a stall of up to a period each.
+ * Undefined for a value that is not a CPU quantity.
+ */
+export function workersForCpuLimit(limit: string | undefined): number | undefined {
+    if (limit === undefined) return 0;
+    const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(limit);
+    if (!m) return undefined;
+    const cores = Number(m[1]) / (m[2] === "m" ? 1000 : 1);
+    return cores > 0 ? Math.max(1, Math.floor(cores)) : undefined;
+}
 const TLS_DIR = "/etc/nginx/tls";
+
+/**
+ * Node port -> container port. nginx runs unprivileged (the image's nginx user,
+ * every capability dropped) and so listens above 1024; the hostPort mapping
+ * (the CNI portmap plugin's DNAT, no SNAT) hands it the node's 80/443 with the
+ * client's address intact. NET_BIND_SERVICE is no alternative: Kubernetes
+ * cannot give a capability to a non-root process (no ambient capabilities).
+ */
+export const GATEWAY_PORTS: Readonly<Record<80 | 443, number>> = { 80: 8080, 443: 8443 };
 
 /**
  * The NGINX API gateway, the platform's only entry from outside: the rendered
@@ -78,6 +109,8 @@ export class Nginx extends pulumi.ComponentResource {
     public readonly conf: pulumi.Output<string>;
     /** Node ports the gateway takes (80, and 443 with TLS). */
     public readonly ports: number[];
+    /** Ports nginx listens on inside its pod, in the order of `ports` (8080, 8443). */
+    public readonly containerPorts: number[];
     public readonly deployment: k8s.apps.v1.Deployment;
 
     constructor(name: string, args: NginxArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -85,13 +118,21 @@ export class Nginx extends pulumi.ComponentResource {
         const replicas = args.replicas ?? 2;
         const appName = args.appName ?? "gateway";
         const tls = args.tlsCertificate !== undefined || args.tlsPrivateKey !== undefined;
+        const workers = workersForCpuLimit(args.resources?.cpuLimit);
         const confInput = {
+            listenHttp: String(GATEWAY_PORTS[80]),
+            listenHttps: String(GATEWAY_PORTS[443]),
+            // An unprivileged master: no `user` line (it would only warn), pid file on the /tmp emptyDir.
+            user: "",
+            pidPath: "/tmp/nginx.pid",
             routes: args.routes,
             serverNames: args.serverNames,
             clusterDomain: args.clusterDomain,
             nofile: args.nofile ?? DEFAULT_NOFILE,
             workerConnections: args.workerConnections,
             keepalive: args.keepalive,
+            expectedConcurrency: args.expectedConcurrency,
+            workerProcesses: workers ?? 0,
             nextUpstreamTries: args.nextUpstreamTries,
             nextUpstreamTimeoutSeconds: args.nextUpstreamTimeoutSeconds,
             connectTimeoutSeconds: args.connectTimeoutSeconds,
@@ -109,12 +150,21 @@ export class Nginx extends pulumi.ComponentResource {
         if ((args.tlsCertificate === undefined) !== (args.tlsPrivateKey === undefined)) {
             problems.push("tlsCertificate and tlsPrivateKey must be set together");
         }
+        if (workers === undefined) {
+            problems.push(`resources.cpuLimit ${JSON.stringify(args.resources?.cpuLimit)} is not a positive CPU quantity like 1500m or 2`);
+        }
         if (problems.length > 0) throw new pulumi.ResourceError(`gateway: ${problems.join("; ")}`, this);
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("gateway", appName);
-        this.conf = pulumi.output(args.namespace).apply((namespace) => renderNginxConf({ ...confInput, namespace }));
+        this.conf = pulumi
+            .output(args.routesNamespace ?? args.namespace)
+            .apply((namespace) => renderNginxConf({ ...confInput, namespace }));
         this.ports = tls ? [80, 443] : [80];
+        this.containerPorts = this.ports.map((p) => GATEWAY_PORTS[p as 80 | 443]);
+        // Read-only root filesystem: buffers, the micro-cache and the pid file go to emptyDirs.
+        // No size limit: a large proxied response may buffer to disk (up to proxy_max_temp_file_size, 1 GiB).
+        const scratch = writableDirs({ cache: NGINX_CONF_DEFAULTS.tempDir, tmp: "/tmp" }, null);
 
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-conf`,
@@ -151,11 +201,13 @@ export class Nginx extends pulumi.ComponentResource {
                             annotations: {
                                 ...LINKERD_INJECT,
                                 // Clients reach nginx directly (their address intact); its calls to services go through the mesh.
-                                "config.linkerd.io/skip-inbound-ports": this.ports.join(","),
+                                "config.linkerd.io/skip-inbound-ports": this.containerPorts.join(","),
                                 "nordstack.io/restart-hash": restartHash,
                             },
                         },
                         spec: {
+                            automountServiceAccountToken: false,
+                            securityContext: podSecurityContext(NGINX_RUN_AS),
                             affinity: {
                                 podAntiAffinity: {
                                     requiredDuringSchedulingIgnoredDuringExecution: [
@@ -168,10 +220,12 @@ export class Nginx extends pulumi.ComponentResource {
                                     name: "nginx",
                                     image: args.image ?? NGINX_IMAGE,
                                     // Our conf only; skips the image's entrypoint scripts that rewrite its default conf.
-                                    command: ["nginx", "-c", `${CONF_DIR}/nginx.conf`],
-                                    ports: this.ports.map((p) => ({
+                                    // `-e stderr`: the compiled-in /var/log/nginx/error.log is not writable (read-only root).
+                                    command: ["nginx", "-e", "stderr", "-c", `${CONF_DIR}/nginx.conf`],
+                                    securityContext: containerSecurityContext(NGINX_RUN_AS),
+                                    ports: this.ports.map((p, i) => ({
                                         name: p === 80 ? "http" : "https",
-                                        containerPort: p,
+                                        containerPort: this.containerPorts[i],
                                         hostPort: p,
                                         protocol: "TCP",
                                     })),
@@ -189,20 +243,24 @@ export class Nginx extends pulumi.ComponentResource {
                                     },
                                     resources: {
                                         requests: { cpu: args.resources?.cpu ?? "100m", memory: args.resources?.memory ?? "128Mi" },
-                                        limits: { memory: args.resources?.memoryLimit ?? "512Mi" },
+                                        limits: {
+                                            memory: args.resources?.memoryLimit ?? "512Mi",
+                                            ...(args.resources?.cpuLimit ? { cpu: args.resources.cpuLimit } : {}),
+                                        },
                                     },
                                     volumeMounts: [
                                         { name: "conf", mountPath: CONF_DIR, readOnly: true },
-                                        { name: "cache", mountPath: NGINX_CONF_DEFAULTS.tempDir },
+                                        ...scratch.mounts,
                                         ...(tlsSecret ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
                                     ],
                                 },
                             ],
                             volumes: [
-                                { name: "conf", configMap: { name: configMap.metadata.name } },
-                                { name: "cache", emptyDir: {} },
+                                { name: "conf", configMap: { name: configMap.metadata.name, defaultMode: 0o444 } },
+                                ...scratch.volumes,
+                                // Group-readable (fsGroup = nginx's group): the unprivileged master reads the key itself.
                                 ...(tlsSecret
-                                    ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o400 } }]
+                                    ? [{ name: "tls", secret: { secretName: tlsSecret.metadata.name, defaultMode: 0o440 } }]
                                     : []),
                             ],
                         },
@@ -220,6 +278,6 @@ export class Nginx extends pulumi.ComponentResource {
             },
             child,
         );
-        this.registerOutputs({ conf: this.conf, ports: this.ports });
+        this.registerOutputs({ conf: this.conf, ports: this.ports, containerPorts: this.containerPorts });
     }
 }

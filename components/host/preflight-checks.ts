@@ -1,5 +1,6 @@
 // What preflight reports, and the cross-node checks made from all reports.
 // Pure functions, tested directly.
+import { RunError } from "@pulumi/pulumi";
 import { parseLastJsonLine } from "./remote-script";
 
 /** The JSON object printed by scripts/node/preflight.sh. */
@@ -25,7 +26,7 @@ export interface PreflightResult {
 export function parsePreflightOutput(node: string, stdout: string): PreflightResult {
     const r = parseLastJsonLine(`preflight on ${node}`, stdout) as PreflightResult;
     if (typeof r !== "object" || r === null || typeof r.mtu !== "number" || typeof r.virtualization !== "string") {
-        throw new Error(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
+        throw new RunError(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
     }
     return r;
 }

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
 import { parsePreflightOutput, PreflightResult } from "./preflight-checks";
-import { loadNodeScript, renderScriptCommand } from "./remote-script";
+import { loadNodeScript, renderNodeStep } from "./remote-script";
 
 export interface PreflightArgs {
     node: NodeHandle;
@@ -39,20 +39,25 @@ export class Preflight extends pulumi.ComponentResource {
     constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:host:Preflight", name, {}, opts);
         const script = loadNodeScript("preflight.sh");
-        const create = args.node.privateAddress.apply((addr) =>
-            renderScriptCommand({
-                script,
-                env: preflightEnv(addr, args, args.node.privateInterface),
-                user: args.node.user,
-                timeoutSeconds: args.timeoutSeconds ?? 120,
-            }),
+        const create = args.node.privateAddress.apply(
+            (addr) =>
+                renderNodeStep({
+                    script,
+                    env: preflightEnv(addr, args, args.node.privateInterface),
+                    user: args.node.user,
+                    timeoutSeconds: args.timeoutSeconds ?? 120,
+                }).command,
         );
         this.command = new remote.Command(
             `${name}-check`,
             {
                 connection: args.node.connection,
                 create,
+                stdin: script,
                 logging: "stderr",
+                addPreviousOutputInEnv: false,
+                // The node's identity (e.g. a libvirt guest's id): a replaced machine is checked again.
+                triggers: args.node.identity ? [args.node.identity] : undefined,
             },
             { parent: this, dependsOn: args.node.dependsOn, deleteBeforeReplace: true },
         );

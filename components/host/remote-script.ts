@@ -1,6 +1,7 @@
 // Turns a node script (a file under scripts/node/) into the one command line
 // that runs it over SSH. Pure: same inputs, same command, so the preview diff
 // shows exactly what will run on the host when a script or a value changes.
+import { RunError } from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -19,8 +20,8 @@ export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, `'"'"'`)}'`;
 }
 
-export interface ScriptCommandArgs {
-    /** Full text of the script. */
+export interface NodeStepArgs {
+    /** Full text of the script (a file under scripts/). */
     script: string;
     /** Positional arguments (e.g. `apply`). */
     args?: string[];
@@ -30,39 +31,40 @@ export interface ScriptCommandArgs {
     user: string;
     /** Upper bound in seconds; a hung step (e.g. an MTU black hole) is killed instead of hanging `pulumi up`. */
     timeoutSeconds?: number;
-    /**
-     * The script reads a secret from the SSH session's stdin (remote.Command `stdin`).
-     * The script then travels as `bash -c` text instead of a here-document, so stdin
-     * stays free for the secret, also through sudo (which closes other descriptors).
-     */
-    secretOnStdin?: boolean;
+}
+
+/** What a remote.Command sends: a short command line, and the script itself on stdin. */
+export interface NodeStep {
+    /** `[sudo -n] [timeout -k 10 N] env K=V ... bash -s -- ARGS`: short, so a failure message stays readable. */
+    command: string;
+    /** The script text, read by `bash -s`; shown in the preview diff like any input. */
+    stdin: string;
 }
 
 /**
- * Renders `[sudo -n] [timeout] env K=V ... bash -s -- ARGS <<'EOF' script EOF`.
- * The script travels inside the command (a quoted here-document), so the same
- * string works for create, update and delete without any file left on the host.
+ * Renders one step of a node script. The script travels on the SSH session's
+ * stdin (`bash -s`), never as a file left on the host and never inside the
+ * command line: the provider quotes the whole command line in its error
+ * messages, and an 8 kB one-line script would bury the script's own error.
+ * Secrets never travel here: they are written by a `SecretFile` step first.
  */
-export function renderScriptCommand(a: ScriptCommandArgs): string {
-    if (/\0/.test(a.script)) throw new Error("node scripts must not contain NUL bytes");
-    const marker = `NORDSTACK_SCRIPT_${createHash("sha256").update(a.script).digest("hex").slice(0, 12)}`;
-    if (a.script.split("\n").includes(marker)) throw new Error(`script contains its own end marker ${marker}`);
+export function renderNodeStep(a: NodeStepArgs): NodeStep {
+    if (/\0/.test(a.script)) throw new RunError("node scripts must not contain NUL bytes");
     const env = Object.entries(a.env ?? {}).map(([k, v]) => {
-        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name ${JSON.stringify(k)}`);
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new RunError(`invalid environment variable name ${JSON.stringify(k)}`);
         return `${k}=${shellQuote(v)}`;
     });
-    const prefix = [
+    const command = [
         ...(a.user === "root" ? [] : ["sudo", "-n"]),
         ...(a.timeoutSeconds ? ["timeout", "-k", "10", String(a.timeoutSeconds)] : []),
         "env",
         ...env,
-    ];
-    const args = (a.args ?? []).map(shellQuote);
-    if (a.secretOnStdin) {
-        return [...prefix, "NORDSTACK_SECRET_FD=0", "bash", "-c", shellQuote(a.script), "nordstack-node-script", ...args].join(" ");
-    }
-    const body = a.script.endsWith("\n") ? a.script : `${a.script}\n`;
-    return `${[...prefix, "bash", "-s", "--", ...args].join(" ")} <<'${marker}'\n${body}${marker}\n`;
+        "bash",
+        "-s",
+        "--",
+        ...(a.args ?? []).map(shellQuote),
+    ].join(" ");
+    return { command, stdin: a.script.endsWith("\n") ? a.script : `${a.script}\n` };
 }
 
 /** Short content hash, used as a trigger so a changed script re-runs its step. */
@@ -82,6 +84,6 @@ export function parseLastJsonLine(what: string, stdout: string): unknown {
     try {
         return JSON.parse(line);
     } catch {
-        throw new Error(`${what} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
+        throw new RunError(`${what} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
     }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, parseLastJsonLine, renderScriptCommand } from "./remote-script";
+import { loadNodeScript, parseLastJsonLine, renderNodeStep } from "./remote-script";
 
 export interface HostTuningArgs {
     node: NodeHandle;
@@ -11,11 +11,8 @@ export interface HostTuningArgs {
     floorKeys?: string[];
     /** Open-files limit for services (limits.d and systemd DefaultLimitNOFILE). */
     nofile: number;
-    /**
-     * Anything that must hold before tuning runs, e.g. the cross-node MTU verdict.
-     * When it throws, the step fails before touching the host.
-     */
-    gate?: pulumi.Input<string>;
+    /** What must succeed before the host is touched: every node's preflight and the cross-node gate. */
+    dependsOn?: pulumi.Resource[];
     /** Upper bound for each remote step in seconds. Default 120. */
     timeoutSeconds?: number;
 }
@@ -52,14 +49,15 @@ export class HostTuning extends pulumi.ComponentResource {
         const script = loadNodeScript("host-tuning.sh");
         const env = tuningEnv(args.sysctls, args.floorKeys ?? ["fs.file-max"], args.nofile);
         const run = (mode: string): string =>
-            renderScriptCommand({
+            renderNodeStep({
                 script,
                 args: [mode],
                 env: mode === "apply" ? env : {},
                 user: args.node.user,
                 timeoutSeconds: args.timeoutSeconds ?? 120,
-            });
-        const apply = pulumi.output(args.gate ?? "").apply(() => run("apply"));
+            }).command;
+        // Known at preview time: the diff shows exactly what will run on the host.
+        const apply = run("apply");
         this.command = new remote.Command(
             `${name}-sysctl`,
             {
@@ -67,10 +65,13 @@ export class HostTuning extends pulumi.ComponentResource {
                 create: apply,
                 update: apply,
                 delete: run("revert"),
+                stdin: script,
                 logging: "stderr",
+                addPreviousOutputInEnv: false,
+                triggers: args.node.identity ? [args.node.identity] : undefined,
             },
             // Revert before re-applying: a create-before-delete replacement would revert the new apply.
-            { parent: this, deleteBeforeReplace: true },
+            { parent: this, deleteBeforeReplace: true, dependsOn: args.dependsOn },
         );
         this.result = this.command.stdout.apply((out) => parseLastJsonLine(`tuning on ${args.node.name}`, out) as TuningResult);
         this.registerOutputs({ result: this.result });

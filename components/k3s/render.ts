@@ -1,5 +1,6 @@
 // Everything the k3s layer renders: config.yaml per node, the overlay MTU, and
 // the kubeconfig rewrite. Pure functions, tested directly.
+import { RunError } from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import type { FlannelBackend } from "../config";
 
@@ -8,6 +9,8 @@ export const BACKEND_OVERHEAD: Readonly<Record<FlannelBackend, number>> = { vxla
 
 /** Root-only file the cluster token lives in on every node (never argv, never config.yaml). */
 export const TOKEN_FILE = "/var/lib/nordstack/k3s-token";
+/** k3s's image mirror configuration, read at start. */
+export const REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml";
 
 /**
  * The MTU pods see: the private interface's real MTU minus the backend's overhead.
@@ -17,7 +20,9 @@ export const TOKEN_FILE = "/var/lib/nordstack/k3s-token";
 export function overlayMtu(interfaceMtu: number, backend: FlannelBackend): number {
     const mtu = interfaceMtu - BACKEND_OVERHEAD[backend];
     if (!Number.isInteger(interfaceMtu) || mtu < 1280) {
-        throw new Error(`interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`);
+        throw new RunError(
+            `interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`,
+        );
     }
     return mtu;
 }
@@ -50,7 +55,7 @@ export interface K3sNodeConfigArgs {
 
 /** Renders /etc/rancher/k3s/config.yaml for one node. */
 export function renderK3sConfig(a: K3sNodeConfigArgs): string {
-    if (a.role !== "server-init" && !a.serverUrl) throw new Error(`${a.nodeName}: a joining node needs serverUrl`);
+    if (a.role !== "server-init" && !a.serverUrl) throw new RunError(`${a.nodeName}: a joining node needs serverUrl`);
     const server = a.role !== "agent";
     const cfg: Record<string, unknown> = {
         "node-name": a.nodeName,
@@ -73,8 +78,9 @@ export function renderK3sConfig(a: K3sNodeConfigArgs): string {
             ...(a.role === "server-init" && a.embeddedEtcd ? { "cluster-init": true } : {}),
             "advertise-address": a.nodeIp,
             "tls-san": [...new Set([a.nodeIp, ...(a.tlsSans ?? [])])],
-            // Our NGINX gateway is the only entry point.
-            disable: ["traefik"],
+            // Our NGINX gateway is the only entry point; without ServiceLB (klipper) no
+            // LoadBalancer Service can open host ports behind the firewall's back.
+            disable: ["traefik", "servicelb"],
             "secrets-encryption": true,
             "write-kubeconfig-mode": "0600",
             "flannel-backend": a.flannelBackend,
@@ -92,7 +98,7 @@ export function rewriteKubeconfig(k3sYaml: string, serverUrl: string, name: stri
         "current-context"?: string;
     };
     if (!doc?.clusters?.length || !doc.contexts?.length || !doc.users?.length) {
-        throw new Error("the kubeconfig from the first server has no cluster, context or user");
+        throw new RunError("the kubeconfig from the first server has no cluster, context or user");
     }
     const rename = (n: string) => (n === "default" ? name : n);
     for (const c of doc.clusters) {

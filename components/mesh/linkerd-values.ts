@@ -1,5 +1,6 @@
 // Helm values and namespace metadata for Linkerd, rendered by pure functions
 // (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
+import { RunError } from "@pulumi/pulumi";
 import { mirrorImage, RegistryMirror } from "../images";
 
 /** The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io. */
@@ -9,6 +10,7 @@ export const LINKERD_IMAGES = {
     proxy: "cr.l5d.io/linkerd/proxy",
     proxyInit: "cr.l5d.io/linkerd/proxy-init",
     debug: "cr.l5d.io/linkerd/debug",
+    cniPlugin: "cr.l5d.io/linkerd/cni-plugin",
 } as const;
 
 /** Linkerd's HA values need at least this many nodes: they require one replica per node (pod anti-affinity). */
@@ -46,13 +48,15 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
         ? {
               controllerImage: mirrorImage(LINKERD_IMAGES.controller, i.registryMirror),
               policyController: image(LINKERD_IMAGES.policyController),
-              proxy: { ...(ha.proxy as Record<string, unknown> | undefined), ...image(LINKERD_IMAGES.proxy) },
               proxyInit: image(LINKERD_IMAGES.proxyInit),
               debugContainer: image(LINKERD_IMAGES.debug),
           }
         : {};
     return {
         identityTrustAnchorsPEM: i.trustAnchorPem,
+        // iptables set up by the linkerd-cni DaemonSet, so no injected pod carries linkerd-init with
+        // NET_ADMIN/NET_RAW, and the workloads' namespace can enforce Pod Security `restricted`.
+        cniEnabled: true,
         identity: {
             issuer: {
                 // The issuer comes from these values (not cert-manager): the chart writes it to linkerd-identity-issuer.
@@ -64,6 +68,15 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
         disableHeartBeat: true,
         ...ha,
         ...images,
+        // What `restricted` checks in each injected container beyond what the chart sets itself
+        // (allowPrivilegeEscalation false, runAsNonRoot, seccomp RuntimeDefault): every capability dropped.
+        proxy: {
+            ...(ha.proxy as Record<string, unknown> | undefined),
+            ...(i.registryMirror ? image(LINKERD_IMAGES.proxy) : {}),
+            capabilities: { drop: ["ALL"] },
+        },
+        // The CNI mode's init container (checks the iptables redirect): non-root, no capabilities.
+        networkValidator: { enableSecurityContext: true },
     };
 }
 
@@ -96,6 +109,17 @@ const HA_VALUES: Record<string, unknown> = {
  * label keeps the injector away from its own namespace, and proxy-init needs
  * NET_ADMIN, hence the privileged pod-security level.
  */
+/**
+ * Labels of every namespace the stack makes that is not meshed: Linkerd's proxy
+ * injector webhook skips it, so nothing created there fails or waits on the
+ * webhook while the control plane is not ready (with HA values the webhook's
+ * failurePolicy is Fail).
+ */
+export const UNMESHED_NAMESPACE_LABELS: Readonly<Record<string, string>> = {
+    "config.linkerd.io/admission-webhooks": "disabled",
+    "app.kubernetes.io/managed-by": "nordstack",
+};
+
 export function linkerdNamespaceMetadata(namespace: string): { labels: Record<string, string>; annotations: Record<string, string> } {
     return {
         labels: {
@@ -108,8 +132,42 @@ export function linkerdNamespaceMetadata(namespace: string): { labels: Record<st
     };
 }
 
+/** Where k3s keeps its CNI configuration and (since v1.31.2, static across upgrades) its CNI binaries. */
+export const K3S_CNI_PATHS = { netDir: "/var/lib/rancher/k3s/agent/etc/cni/net.d", binDir: "/var/lib/rancher/k3s/data/cni" };
+
+/**
+ * Values of the linkerd2-cni chart on k3s: the plugin chains itself onto k3s's
+ * flannel conflist, in k3s's own directories (not /etc/cni/net.d, /opt/cni/bin).
+ */
+export function linkerdCniValues(
+    paths: { netDir: string; binDir: string } = K3S_CNI_PATHS,
+    registryMirror?: RegistryMirror,
+): Record<string, unknown> {
+    return {
+        destCNINetDir: paths.netDir,
+        destCNIBinDir: paths.binDir,
+        // The chart's `image.name` (its tag stays the chart's own).
+        ...(registryMirror ? { image: { name: mirrorImage(LINKERD_IMAGES.cniPlugin, registryMirror) } } : {}),
+    };
+}
+
+/**
+ * The CNI plugin's namespace: its DaemonSet writes to the nodes' CNI directories
+ * through hostPath volumes, which only `privileged` admits; nothing else runs there.
+ */
+export function linkerdCniNamespaceMetadata(): { labels: Record<string, string>; annotations: Record<string, string> } {
+    return {
+        labels: {
+            "config.linkerd.io/admission-webhooks": "disabled",
+            "linkerd.io/cni-resource": "true",
+            "pod-security.kubernetes.io/enforce": "privileged",
+        },
+        annotations: { "linkerd.io/inject": "disabled" },
+    };
+}
+
 function checkPem(pem: string, label: string, field: string): void {
     if (!new RegExp(`-----BEGIN (EC )?${label}-----`).test(pem)) {
-        throw new Error(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
+        throw new RunError(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
     }
 }

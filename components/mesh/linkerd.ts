@@ -3,7 +3,14 @@ import * as k8s from "@pulumi/kubernetes";
 import { isDns1123Label } from "../validate";
 import type { RegistryMirror } from "../images";
 import { chartSource, checkPinnedVersion } from "./chart-source";
-import { linkerdControlPlaneValues, linkerdCrdsValues, linkerdHighAvailability, linkerdNamespaceMetadata } from "./linkerd-values";
+import {
+    linkerdCniNamespaceMetadata,
+    linkerdCniValues,
+    linkerdControlPlaneValues,
+    linkerdCrdsValues,
+    linkerdHighAvailability,
+    linkerdNamespaceMetadata,
+} from "./linkerd-values";
 
 export const LINKERD_DEFAULTS = {
     /** Linkerd publishes only edge releases; chart version YYYY.M.N is release edge-YY.M.N. */
@@ -11,6 +18,7 @@ export const LINKERD_DEFAULTS = {
     crdsChartVersion: "2026.8.3",
     controlPlaneChartVersion: "2026.8.3",
     namespace: "linkerd",
+    cniNamespace: "linkerd-cni",
     installGatewayApi: true,
     timeoutSeconds: 600,
 };
@@ -38,7 +46,7 @@ export interface LinkerdArgs {
     installGatewayApi?: boolean;
     /** Upper bound for each chart install/upgrade in seconds. Default 600. */
     timeoutSeconds?: number;
-    /** Pull the control-plane, proxy, proxy-init and debug images through this mirror. Default: cr.l5d.io directly. */
+    /** Pull the control-plane, proxy, proxy-init, debug and CNI plugin images through this mirror. Default: cr.l5d.io directly. */
     registryMirror?: RegistryMirror;
 }
 
@@ -52,6 +60,8 @@ export class Linkerd extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly crds: k8s.helm.v3.Release;
     public readonly controlPlane: k8s.helm.v3.Release;
+    /** The linkerd2-cni DaemonSet that sets up each meshed pod's iptables instead of a NET_ADMIN init container. */
+    public readonly cni: k8s.helm.v3.Release;
     public readonly highAvailability: boolean;
 
     constructor(name: string, args: LinkerdArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -66,21 +76,23 @@ export class Linkerd extends pulumi.ComponentResource {
             timeoutSeconds: args.timeoutSeconds ?? D.timeoutSeconds,
         };
         let crdsChart: ReturnType<typeof chartSource>;
+        let cniChart: ReturnType<typeof chartSource>;
         let cpChart: ReturnType<typeof chartSource>;
         try {
             if (!Number.isInteger(args.nodeCount) || args.nodeCount < 1)
-                throw new Error(`nodeCount must be at least 1, got ${args.nodeCount}`);
-            if (!isDns1123Label(d.namespace)) throw new Error(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
+                throw new pulumi.RunError(`nodeCount must be at least 1, got ${args.nodeCount}`);
+            if (!isDns1123Label(d.namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(d.crdsChartVersion, "crdsChartVersion");
             checkPinnedVersion(d.controlPlaneChartVersion, "controlPlaneChartVersion");
             if (d.crdsChartVersion !== d.controlPlaneChartVersion) {
-                throw new Error(
+                throw new pulumi.RunError(
                     `crdsChartVersion (${d.crdsChartVersion}) and controlPlaneChartVersion (${d.controlPlaneChartVersion}) differ; ` +
                         `Linkerd releases both charts together, upgrade them together`,
                 );
             }
             crdsChart = chartSource(d.chartRepository, "linkerd-crds");
             cpChart = chartSource(d.chartRepository, "linkerd-control-plane");
+            cniChart = chartSource(d.chartRepository, "linkerd2-cni");
         } catch (e) {
             throw new pulumi.ResourceError((e as Error).message, this);
         }
@@ -108,6 +120,26 @@ export class Linkerd extends pulumi.ComponentResource {
             { ...k8sOpts, dependsOn: [ns] },
         );
 
+        const cniNs = new k8s.core.v1.Namespace(
+            `${name}-cni-namespace`,
+            { metadata: { name: D.cniNamespace, ...linkerdCniNamespaceMetadata() } },
+            k8sOpts,
+        );
+        // Released with the control plane (same version); it must run on every node before a meshed pod starts.
+        this.cni = new k8s.helm.v3.Release(
+            `${name}-cni`,
+            {
+                name: "linkerd2-cni",
+                ...cniChart,
+                version: d.controlPlaneChartVersion,
+                namespace: cniNs.metadata.name,
+                values: linkerdCniValues(undefined, args.registryMirror),
+                atomic: true,
+                timeout: d.timeoutSeconds,
+            },
+            { ...k8sOpts, dependsOn: [cniNs] },
+        );
+
         const values = pulumi
             .all([args.trustAnchorPem, args.issuerCertPem, args.issuerKeyPem])
             .apply(([trustAnchorPem, issuerCertPem, issuerKeyPem]) =>
@@ -132,7 +164,7 @@ export class Linkerd extends pulumi.ComponentResource {
                 timeout: d.timeoutSeconds,
             },
             // The control plane's custom resources (Servers, policies) need the CRDs first.
-            { ...k8sOpts, dependsOn: [ns, this.crds] },
+            { ...k8sOpts, dependsOn: [ns, this.crds, this.cni] },
         );
 
         this.registerOutputs({ namespace: this.namespace, highAvailability: this.highAvailability });

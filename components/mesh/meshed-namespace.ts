@@ -30,7 +30,7 @@ export function meshedNamespaceMetadata(
     labels: Record<string, string> = {},
     annotations: Record<string, string> = {},
 ): { name: string; labels: Record<string, string>; annotations: Record<string, string> } {
-    if (!isDns1123Label(name)) throw new Error(`namespace ${JSON.stringify(name)} is not a DNS-1123 label`);
+    if (!isDns1123Label(name)) throw new pulumi.RunError(`namespace ${JSON.stringify(name)} is not a DNS-1123 label`);
     return {
         name,
         labels: { ...labels, "app.kubernetes.io/managed-by": "nordstack" },

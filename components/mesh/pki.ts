@@ -16,6 +16,15 @@ export interface LinkerdPkiArgs {
      * 1-32 letters, digits, `.`, `_`, `-`. Default: unset.
      */
     issuerRotation?: string | number;
+    /**
+     * Generation of the trust anchor (1-16 letters or digits). The anchor is never
+     * replaced as a side effect (its parameters are pinned with ignoreChanges);
+     * changing this replaces it deliberately: every meshed pod must then restart.
+     * Default `1`.
+     */
+    trustAnchorGeneration?: string;
+    /** Hours before the issuer expires from which `pulumi up` replaces it. Default 720 (30 days). */
+    issuerEarlyRenewalHours?: number;
     /** Days before expiry from which every preview warns about the issuer (and anchor). Default 60, as `linkerd check`. */
     warnDays?: number;
 }
@@ -47,23 +56,30 @@ export class LinkerdPki extends pulumi.ComponentResource {
             params = linkerdPkiParams(args);
             issuerPart = issuerNamePart(args.issuerRotation);
             const problem = warnDaysProblem(warnDays, params.issuer.validityPeriodHours);
-            if (problem) throw new Error(problem);
+            if (problem) throw new pulumi.RunError(problem);
         } catch (e) {
             throw new pulumi.ResourceError((e as Error).message, this);
         }
         const child = { parent: this };
 
-        const anchorKey = new tls.PrivateKey(`${name}-anchor-key`, params.trustAnchor.key, child);
+        // Generation 1 keeps the original names; any other generation is a new, deliberate anchor.
+        const gen = !args.trustAnchorGeneration || args.trustAnchorGeneration === "1" ? "" : `-g${args.trustAnchorGeneration}`;
+        // A silent anchor replacement breaks every proxy's trust: its inputs are pinned once created.
+        const pinned = { ...child, ignoreChanges: ["algorithm", "ecdsaCurve", "rsaBits"] };
+        const anchorKey = new tls.PrivateKey(`${name}-anchor-key${gen}`, params.trustAnchor.key, pinned);
         const anchorKeyPem = pulumi.secret(anchorKey.privateKeyPem);
         const anchor = new tls.SelfSignedCert(
-            `${name}-anchor-cert`,
+            `${name}-anchor-cert${gen}`,
             {
                 ...certArgs(params.trustAnchor),
                 subject: params.trustAnchor.subject,
                 privateKeyPem: anchorKeyPem,
                 setAuthorityKeyId: params.trustAnchor.setAuthorityKeyId,
             },
-            child,
+            {
+                ...child,
+                ignoreChanges: ["validityPeriodHours", "earlyRenewalHours", "allowedUses", "subject", "isCaCertificate", "setSubjectKeyId"],
+            },
         );
 
         const issuerKey = new tls.PrivateKey(`${name}-${issuerPart}-key`, params.issuer.key, child);
@@ -75,7 +91,14 @@ export class LinkerdPki extends pulumi.ComponentResource {
         );
         const issuer = new tls.LocallySignedCert(
             `${name}-${issuerPart}-cert`,
-            { ...certArgs(params.issuer), certRequestPem: csr.certRequestPem, caCertPem: anchor.certPem, caPrivateKeyPem: anchorKeyPem },
+            {
+                ...certArgs(params.issuer),
+                // Replaced by the first `up` inside this window, long before Linkerd would stop issuing.
+                earlyRenewalHours: args.issuerEarlyRenewalHours ?? 720,
+                certRequestPem: csr.certRequestPem,
+                caCertPem: anchor.certPem,
+                caPrivateKeyPem: anchorKeyPem,
+            },
             child,
         );
 

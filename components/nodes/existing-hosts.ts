@@ -5,6 +5,8 @@ import { NodeHandle, NodeRole, NodeSource } from "./source";
 /** A bastion in front of a node. Reached with the same key as the node. */
 export interface JumpHostArgs {
     host: string;
+    /** Pinned SSH host key of the bastion; required unless `insecureSkipHostKeyVerification`. */
+    hostKey?: string;
     /** SSH port. Default: the node's port. */
     port?: number;
     /** Default: the node's user. */
@@ -28,7 +30,7 @@ export interface ExistingHostArgs {
     port?: number;
     /** SSH user; non-root users need passwordless sudo. Default `root`. */
     user?: string;
-    /** Pinned SSH host key (`ssh-ed25519 AAAA...`); strongly recommended. */
+    /** Pinned SSH host key (`ssh-ed25519 AAAA...`); required unless `insecureSkipHostKeyVerification`. */
     hostKey?: string;
     jumpHost?: JumpHostArgs;
     labels?: Record<string, string>;
@@ -38,6 +40,12 @@ export interface ExistingHostsArgs {
     hosts: ExistingHostArgs[];
     /** SSH private key (PEM/OpenSSH) for every host and jump host. Kept secret. */
     privateKey: pulumi.Input<string>;
+    /**
+     * Connect to hosts without a pinned `hostKey` (the provider then accepts any key).
+     * Default false: a host without a key is refused, since whoever answers the first
+     * connection would receive the cluster token. A warning names every such host.
+     */
+    insecureSkipHostKeyVerification?: boolean;
     /** Seconds per SSH dial attempt. Default 15. */
     dialTimeoutSeconds?: number;
     /** Dial attempts before a step fails. Default 10 (a freshly booted VPS may need a while). */
@@ -64,6 +72,24 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
     constructor(name: string, args: ExistingHostsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:nodes:ExistingHosts", name, {}, opts);
         const key = pulumi.secret(args.privateKey);
+        const unpinned = args.hosts.flatMap((h) => [
+            ...(h.hostKey ? [] : [h.name]),
+            ...(h.jumpHost && !h.jumpHost.hostKey ? [`${h.name}'s jump host ${h.jumpHost.host}`] : []),
+        ]);
+        if (unpinned.length > 0 && !args.insecureSkipHostKeyVerification) {
+            throw new pulumi.ResourceError(
+                `ExistingHosts: no pinned SSH host key for ${unpinned.join(", ")}; set hostKey (ssh-keyscan -t ed25519 HOST) ` +
+                    "or insecureSkipHostKeyVerification deliberately",
+                this,
+            );
+        }
+        if (unpinned.length > 0) {
+            void pulumi.log.warn(
+                `insecureSkipHostKeyVerification: the SSH host keys of ${unpinned.join(", ")} are NOT verified; ` +
+                    "whoever answers these connections receives the cluster token. Pin them with ssh-keyscan -t ed25519 HOST.",
+                this,
+            );
+        }
         this.nodes = args.hosts.map((h) => {
             const user = h.user ?? "root";
             const connection = key.apply(
@@ -82,6 +108,7 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
                                   port: h.jumpHost.port ?? h.port ?? 22,
                                   user: h.jumpHost.user ?? user,
                                   privateKey,
+                                  ...(h.jumpHost.hostKey ? { hostKey: h.jumpHost.hostKey } : {}),
                               },
                           }
                         : {}),
@@ -97,6 +124,8 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
                 privateInterface: h.privateInterface,
                 user,
                 connection: pulumi.secret(connection),
+                // A rebuilt VPS has a new host key: re-pinning it re-runs every step on the new machine.
+                ...(h.hostKey ? { identity: pulumi.output(h.hostKey) } : {}),
                 dependsOn: [],
             };
         });

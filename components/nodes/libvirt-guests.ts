@@ -16,6 +16,8 @@ import { validateLibvirtGuests } from "./libvirt-validate";
 
 /** Debian 12 generic cloud image (cloud-init, virtio drivers, grub). */
 export const DEFAULT_BASE_IMAGE = "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2";
+/** Debian's published SHA512 sums of the images beside it; the default image is verified against them. */
+export const DEFAULT_BASE_IMAGE_CHECKSUM_URL = "https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS";
 
 /** A guest's resolvers when none are configured: its gateway (the hypervisor side of its network), or none. */
 export function defaultNameservers(g: { gateway?: string }): string[] {
@@ -65,6 +67,16 @@ export interface LibvirtGuestsArgs {
     guests: LibvirtGuestArgs[];
     /** Path of the base image on the hypervisor, or an http(s) URL downloaded there once. Default: Debian 12 genericcloud. */
     baseImage?: string;
+    /**
+     * Expected SHA512 of a downloaded `baseImage` (128 hex digits): the download must match it.
+     * Required for an http:// URL; conflicts with `baseImageChecksumUrl`. A new value is a new file.
+     */
+    baseImageSha512?: string;
+    /**
+     * https:// URL of the checksum file published with the image (e.g. Debian's `SHA512SUMS`), looked up
+     * by the image's file name at download time. Default for the default image: Debian's SHA512SUMS beside it.
+     */
+    baseImageChecksumUrl?: string;
     /** `kvm` (hardware virtualization) or `qemu` (software emulation, for hosts without it). Default `kvm`. */
     domainType?: DomainType;
     /** Directory on the hypervisor for overlays, seeds and a downloaded base image. Default `/var/lib/nordstack/guests`. */
@@ -160,13 +172,20 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
         const libvirtUri = args.libvirtUri ?? "qemu:///system";
         const base = args.baseImage ?? DEFAULT_BASE_IMAGE;
         const isUrl = /^https?:\/\//.test(base);
-        const basePath = isUrl ? baseImagePathForUrl(storageDir, base) : base;
+        const basePath = isUrl ? baseImagePathForUrl(storageDir, base, args.baseImageSha512) : base;
         const baseStep: pulumi.Resource[] = [];
         if (isUrl) {
-            const cmds = renderBaseImageCommands(base, basePath, hvUser);
+            const checksum = args.baseImageSha512
+                ? { sha512: args.baseImageSha512.toLowerCase() }
+                : { url: args.baseImageChecksumUrl ?? DEFAULT_BASE_IMAGE_CHECKSUM_URL };
+            const cmds = renderBaseImageCommands(base, basePath, hvUser, checksum);
             // A new URL is a new file: replace, so the old image is deleted once no guest sits on it any more.
             baseStep.push(
-                new remote.Command(`${name}-base-image`, { connection: hvConnection, ...cmds, triggers: [basePath] }, { parent: this }),
+                new remote.Command(
+                    `${name}-base-image`,
+                    { connection: hvConnection, ...cmds, triggers: [basePath], logging: "stderr", addPreviousOutputInEnv: false },
+                    { parent: this },
+                ),
             );
         }
 
@@ -203,15 +222,27 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
             // Same names (domain, address) before and after: the old guest must be gone before the new one starts.
             const domain = new remote.Command(
                 `${name}-${g.name}-domain`,
-                { connection: hvConnection, create: cmds.create, delete: cmds.delete, triggers: [trigger] },
+                {
+                    connection: hvConnection,
+                    create: cmds.create,
+                    delete: cmds.delete,
+                    stdin: cmds.stdin,
+                    triggers: [trigger],
+                    logging: "stderr",
+                    addPreviousOutputInEnv: false,
+                },
                 { parent: this, dependsOn: baseStep, deleteBeforeReplace: true },
             );
+            const wait = spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds));
             const ready = new remote.Command(
                 `${name}-${g.name}-ssh-ready`,
                 {
                     connection: hvConnection,
-                    create: spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds)),
+                    create: wait.command,
+                    stdin: wait.stdin,
                     triggers: [trigger],
+                    logging: "stderr",
+                    addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: [domain], deleteBeforeReplace: true },
             );
@@ -247,6 +278,8 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
                 privateInterface: "eth0",
                 user: guestUser,
                 connection: pulumi.secret(connection),
+                // The domain command's id changes whenever the guest is replaced.
+                identity: domain.id,
                 dependsOn: [domain, ready],
             };
         });

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderScriptCommand } from "../host/remote-script";
+import { renderNodeStep } from "../host/remote-script";
 
 /** Root of scripts/hypervisor/, resolved from this file so it works from any working directory. */
 export const HYPERVISOR_SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts", "hypervisor");
@@ -65,9 +65,15 @@ export function guestMac(name: string): string {
     return ["52", "54", "00", ...[h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, "0"))].join(":");
 }
 
-/** Where the downloaded base image lives when baseImage is a URL: named by the URL's hash, so a new URL is a new file. */
-export function baseImagePathForUrl(storageDir: string, url: string): string {
-    const h = createHash("sha256").update(url).digest("hex").slice(0, 16);
+/**
+ * Where the downloaded base image lives when baseImage is a URL: named by the hash of
+ * the URL (and of the pinned SHA512, when one is set), so a new URL or pin is a new file.
+ */
+export function baseImagePathForUrl(storageDir: string, url: string, sha512?: string): string {
+    const h = createHash("sha256")
+        .update(sha512 ? `${url}\0${sha512.toLowerCase()}` : url)
+        .digest("hex")
+        .slice(0, 16);
     return `${storageDir.replace(/\/+$/, "")}/base-${h}.img`;
 }
 
@@ -215,19 +221,26 @@ export function guestEnv(g: GuestSpec, libvirtUri: string): Record<string, strin
 export interface HypervisorCommands {
     create: string;
     delete: string;
+    /** The script, sent on stdin for both (see renderNodeStep). */
+    stdin: string;
 }
 
 /** create/delete command lines for one guest, as remote.Command runs them on the hypervisor. */
 export function renderGuestCommands(g: GuestSpec, hypervisorUser: string, libvirtUri: string): HypervisorCommands {
     const script = loadHypervisorScript("guest.sh");
     const env = guestEnv(g, libvirtUri);
-    const r = (action: string) => renderScriptCommand({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 300 });
-    return { create: r("create"), delete: r("delete") };
+    const r = (action: string) => renderNodeStep({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 300 }).command;
+    return { create: r("create"), delete: r("delete"), stdin: script };
 }
 
 /** Bounded wait on the hypervisor until the guest's sshd answers with its banner. */
-export function renderWaitCommand(g: GuestSpec, hypervisorUser: string, libvirtUri: string, waitSeconds: number): string {
-    return renderScriptCommand({
+export function renderWaitCommand(
+    g: GuestSpec,
+    hypervisorUser: string,
+    libvirtUri: string,
+    waitSeconds: number,
+): { command: string; stdin: string } {
+    return renderNodeStep({
         script: loadHypervisorScript("wait-ssh.sh"),
         env: {
             NORDSTACK_LIBVIRT_URI: libvirtUri,
@@ -240,10 +253,22 @@ export function renderWaitCommand(g: GuestSpec, hypervisorUser: string, libvirtU
     });
 }
 
+/** The checksum a downloaded base image is verified against: a pinned SHA512, or the published checksum file's entry. */
+export type BaseImageChecksum = { sha512: string } | { url: string };
+
 /** create/delete command lines for the downloaded base image (only when baseImage is a URL). */
-export function renderBaseImageCommands(url: string, dest: string, hypervisorUser: string): HypervisorCommands {
+export function renderBaseImageCommands(
+    url: string,
+    dest: string,
+    hypervisorUser: string,
+    checksum: BaseImageChecksum,
+): HypervisorCommands {
     const script = loadHypervisorScript("base-image.sh");
-    const env = { NORDSTACK_BASE_URL: url, NORDSTACK_BASE_IMAGE: dest };
-    const r = (action: string) => renderScriptCommand({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 1800 });
-    return { create: r("create"), delete: r("delete") };
+    const env = {
+        NORDSTACK_BASE_URL: url,
+        NORDSTACK_BASE_IMAGE: dest,
+        ...("sha512" in checksum ? { NORDSTACK_BASE_SHA512: checksum.sha512 } : { NORDSTACK_BASE_SHA512_URL: checksum.url }),
+    };
+    const r = (action: string) => renderNodeStep({ script, args: [action], env, user: hypervisorUser, timeoutSeconds: 1800 }).command;
+    return { create: r("create"), delete: r("delete"), stdin: script };
 }

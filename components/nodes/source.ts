@@ -25,6 +25,12 @@ export interface NodeHandle {
     readonly user: string;
     /** SSH connection for @pulumi/command; a secret because it carries the private key. */
     readonly connection: pulumi.Output<types.input.remote.ConnectionArgs>;
+    /**
+     * What identifies the machine itself (a libvirt guest's domain id, an existing host's
+     * pinned host key). Every per-node step carries it in its triggers, so a rebuilt
+     * machine gets preflight, tuning and k3s again instead of a state that lies.
+     */
+    readonly identity?: pulumi.Output<string>;
     /** Resources that must exist before anything runs on the node (e.g. the guest VM). */
     readonly dependsOn: pulumi.Resource[];
 }

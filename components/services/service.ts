@@ -3,6 +3,14 @@ import * as k8s from "@pulumi/kubernetes";
 import { serviceHealth } from "../discovery/health-check";
 import type { DatastoreEngine, ServiceConfig } from "../config";
 import { envPrefix, LINKERD_INJECT, podLabels } from "./labels";
+import {
+    containerSecurityContext,
+    lowPortSysctls,
+    podSecurityContext,
+    securityOverrideProblems,
+    serviceRunAs,
+    writableDirs,
+} from "./security";
 
 /** A datastore the service owns, as the data components describe it. */
 export interface DatastoreBinding {
@@ -104,10 +112,14 @@ export class Service extends pulumi.ComponentResource {
         for (const k of Object.keys(args.env ?? {})) {
             if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problems.push(`env: ${JSON.stringify(k)} is not a variable name`);
         }
+        problems.push(...securityOverrideProblems(s.securityContext ?? {}, "securityContext"));
         if (problems.length > 0) throw new pulumi.ResourceError(`service ${s.name} ${problems.join("; ")}`, this);
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("service", s.name);
+        const runAs = serviceRunAs(s.securityContext);
+        // With a read-only root filesystem, /tmp is the one writable path most runtimes expect.
+        const scratch = writableDirs({ tmp: "/tmp" });
         // Consul's catalog sync takes health from readiness, so readiness carries the article's check (10 s, 1 s).
         const health = serviceHealth(s);
         const probe = (periodSeconds: number, failureThreshold: number): k8s.types.input.core.v1.Probe => ({
@@ -128,6 +140,10 @@ export class Service extends pulumi.ComponentResource {
                     template: {
                         metadata: { labels, annotations: { ...LINKERD_INJECT } },
                         spec: {
+                            // No Kubernetes API access: the service's own code never needs a token.
+                            automountServiceAccountToken: false,
+                            // A port below 1024 is bound without any capability (see lowPortSysctls).
+                            securityContext: podSecurityContext(runAs, lowPortSysctls(s.port)),
                             // Soft spread: one pod per node while nodes allow it, yet never unschedulable when one is down.
                             topologySpreadConstraints: [
                                 {
@@ -141,6 +157,7 @@ export class Service extends pulumi.ComponentResource {
                                 {
                                     name: s.name,
                                     image: s.image,
+                                    securityContext: containerSecurityContext(runAs),
                                     ports: [{ name: "http", containerPort: s.port, protocol: "TCP" }],
                                     env: [
                                         { name: "PORT", value: String(s.port) },
@@ -162,8 +179,10 @@ export class Service extends pulumi.ComponentResource {
                                             ...(s.resources.cpuLimit ? { cpu: s.resources.cpuLimit } : {}),
                                         },
                                     },
+                                    volumeMounts: scratch.mounts,
                                 },
                             ],
+                            volumes: scratch.volumes,
                         },
                     },
                 },

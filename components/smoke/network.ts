@@ -1,42 +1,51 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, renderScriptCommand } from "../host/remote-script";
-import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
+import { loadNodeScript, renderNodeStep } from "../host/remote-script";
+import { PairResult, parseSmokeOutput, requiredGbps, SmokeThresholds } from "./results";
+import { scheduleRounds, SmokeCoverage } from "./schedule";
 
 export interface SmokeNodeArgs {
     node: NodeHandle;
-    /** The node's private-interface MTU (preflight's `mtu`). */
-    mtu: pulumi.Input<number>;
     /** Link speed in Mbit/s (preflight's `linkSpeedMbps`; -1 when unknown). */
     linkSpeedMbps?: pulumi.Input<number>;
+    /** Zone label, so ring neighbours are chosen in different zones. */
+    zone?: string;
 }
 
 export interface NetworkSmokeArgs {
     nodes: SmokeNodeArgs[];
+    /** The MTU every private interface has (preflight checked it); the path MTU must equal it. */
+    mtu: number;
     thresholds: SmokeThresholds;
+    /** `ring` (default): each node to its ring neighbour, 2–3 rounds for any node count; `full`: every pair. */
+    coverage?: SmokeCoverage;
     /** Seconds per iperf3 run. Default 10. */
     durationSeconds?: number;
     /** Parallel TCP streams per run. Default 1. */
     parallel?: number;
     /** Default 5201. */
     port?: number;
-    /** Changing it re-runs the tests: a timestamp runs them on every `up`, a config hash only on change. */
+    /** Changing it re-runs the tests: a config hash re-runs them on change, a timestamp on every `up`. */
     runId: pulumi.Input<string>;
     dependsOn?: pulumi.Resource[];
 }
 
 /**
  * Host-level network smoke test over the private network: an iperf3 server on
- * every node for the test only, then from every node to every other node a
- * path-MTU probe and an iperf3 run. Nodes test one after another so runs do not
- * share the links. A pair below the thresholds, or an MTU mismatch, fails the
- * deployment naming the pair and both figures; the table is an output.
+ * every node for the test only, then rounds of pairs in which every node takes
+ * part in at most one measurement (so the pairs of a round run in parallel),
+ * each a path-MTU probe and an iperf3 run. Each pair's step judges itself and
+ * fails naming the pair and both figures, so a bad network stops the run, and
+ * a failed step is not stored as done: the next `up` measures again.
  */
 export class NetworkSmoke extends pulumi.ComponentResource {
+    /** One row per measured pair. */
     public readonly results: pulumi.Output<PairResult[]>;
-    /** The last steps of a run; later layers order themselves after these. */
+    /** Every pair step and every server stop: later layers depend on these (the smoke gate). */
     public readonly finished: remote.Command[];
+    /** The schedule, for tests and the README: rounds of `from->to`. */
+    public readonly rounds: string[][];
 
     constructor(name: string, args: NetworkSmokeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:smoke:Network", name, {}, opts);
@@ -45,18 +54,23 @@ export class NetworkSmoke extends pulumi.ComponentResource {
         const port = String(args.port ?? 5201);
         const duration = args.durationSeconds ?? 10;
         const triggers = [args.runId];
-        const count = args.nodes.length;
+        const byName = new Map(args.nodes.map((n) => [n.node.name, n]));
+        const schedule = scheduleRounds(
+            args.nodes.map((n) => ({ name: n.node.name, zone: n.zone })),
+            args.coverage ?? "ring",
+        );
+        this.rounds = schedule.map((r) => r.map((p) => `${p.from}->${p.to}`));
+        const lifetime = (duration + 40) * schedule.length + 120;
 
         const servers = args.nodes.map(({ node }) => {
-            const run = (mode: string) => (addr: string) =>
-                renderScriptCommand({
+            const step = (mode: string, addr: string) =>
+                renderNodeStep({
                     script: server,
                     args: [mode],
-                    env: {
-                        NORDSTACK_IPERF_BIND: addr,
-                        NORDSTACK_IPERF_PORT: port,
-                        NORDSTACK_IPERF_LIFETIME: String((duration + 30) * count * count + 120),
-                    },
+                    env:
+                        mode === "start"
+                            ? { NORDSTACK_IPERF_BIND: addr, NORDSTACK_IPERF_PORT: port, NORDSTACK_IPERF_LIFETIME: String(lifetime) }
+                            : {},
                     user: node.user,
                     timeoutSeconds: 60,
                 });
@@ -64,65 +78,79 @@ export class NetworkSmoke extends pulumi.ComponentResource {
                 `${name}-server-${node.name}`,
                 {
                     connection: node.connection,
-                    create: node.privateAddress.apply(run("start")),
-                    delete: node.privateAddress.apply(run("stop")),
+                    create: node.privateAddress.apply((a) => step("start", a).command),
+                    delete: step("stop", "").command,
+                    stdin: server,
                     triggers,
                     logging: "stderr",
+                    addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: [...(args.dependsOn ?? []), ...node.dependsOn], deleteBeforeReplace: true },
             );
         });
 
-        const peersOf = (self: NodeHandle) =>
-            pulumi.all(args.nodes.filter((n) => n.node !== self).map((n) => n.node.privateAddress.apply((a) => `${n.node.name}=${a}`)));
         let previous: pulumi.Resource[] = servers;
-        const clients = args.nodes.map(({ node, mtu }) => {
-            const create = pulumi.all([peersOf(node), mtu]).apply(([peers, m]) =>
-                renderScriptCommand({
-                    script: smoke,
-                    env: {
-                        NORDSTACK_PEERS: peers.join(" "),
-                        NORDSTACK_EXPECTED_MTU: String(m),
-                        NORDSTACK_IPERF_PORT: port,
-                        NORDSTACK_IPERF_DURATION: String(duration),
-                        NORDSTACK_IPERF_PARALLEL: String(args.parallel ?? 1),
+        const pairSteps: remote.Command[] = [];
+        for (const round of schedule) {
+            const steps = round.map((p) => {
+                const from = byName.get(p.from) as SmokeNodeArgs;
+                const to = byName.get(p.to) as SmokeNodeArgs;
+                const env = pulumi.all([to.node.privateAddress, from.linkSpeedMbps ?? -1, to.linkSpeedMbps ?? -1]).apply(
+                    ([address, a, b]) =>
+                        renderNodeStep({
+                            script: smoke,
+                            env: {
+                                NORDSTACK_SELF_NAME: p.from,
+                                NORDSTACK_PEER_NAME: p.to,
+                                NORDSTACK_PEER_ADDRESS: address,
+                                NORDSTACK_EXPECTED_MTU: String(args.mtu),
+                                NORDSTACK_MIN_GBPS: String(requiredGbps(args.thresholds, a, b).gbps),
+                                NORDSTACK_MAX_RETRANSMIT_RATE: String(args.thresholds.maxRetransmitRate),
+                                NORDSTACK_IPERF_PORT: port,
+                                NORDSTACK_IPERF_DURATION: String(duration),
+                                NORDSTACK_IPERF_PARALLEL: String(args.parallel ?? 1),
+                            },
+                            user: from.node.user,
+                            timeoutSeconds: duration + 90,
+                        }).command,
+                );
+                return new remote.Command(
+                    `${name}-pair-${p.from}-${p.to}`,
+                    {
+                        connection: from.node.connection,
+                        create: env,
+                        // A step that failed is retried on the next `up` (an update runs `create` again).
+                        update: env,
+                        stdin: smoke,
+                        triggers,
+                        logging: "stderr",
+                        addPreviousOutputInEnv: false,
                     },
-                    user: node.user,
-                    timeoutSeconds: (duration + 60) * Math.max(1, count - 1),
-                }),
-            );
-            const c = new remote.Command(
-                `${name}-client-${node.name}`,
-                { connection: node.connection, create, triggers, logging: "stderr" },
-                { parent: this, dependsOn: previous },
-            );
-            previous = [c];
-            return c;
-        });
+                    { parent: this, dependsOn: previous },
+                );
+            });
+            pairSteps.push(...steps);
+            previous = steps;
+        }
 
-        // Stop every server as soon as the last client is done (delete stops them too, idempotently).
-        this.finished = args.nodes.map(
+        // Stop every server as soon as the last round is done (delete stops them too, idempotently).
+        const stops = args.nodes.map(
             ({ node }) =>
                 new remote.Command(
                     `${name}-stop-${node.name}`,
                     {
                         connection: node.connection,
-                        create: renderScriptCommand({ script: server, args: ["stop"], user: node.user, timeoutSeconds: 60 }),
+                        create: renderNodeStep({ script: server, args: ["stop"], user: node.user, timeoutSeconds: 60 }).command,
+                        stdin: server,
                         triggers,
                         logging: "stderr",
+                        addPreviousOutputInEnv: false,
                     },
                     { parent: this, dependsOn: previous },
                 ),
         );
-
-        const mtus = pulumi.all(args.nodes.map((n) => pulumi.output(n.mtu).apply((m) => [n.node.name, m] as const)));
-        const speeds = pulumi.all(args.nodes.map((n) => pulumi.output(n.linkSpeedMbps ?? -1).apply((s) => [n.node.name, s] as const)));
-        this.results = pulumi.all([pulumi.all(clients.map((c) => c.stdout)), mtus, speeds]).apply(([outs, m, s]) => {
-            const pairs = outs.flatMap(parseSmokeOutput);
-            const problems = judgePairs(pairs, args.thresholds, Object.fromEntries(m), Object.fromEntries(s));
-            if (problems.length > 0) throw new Error(`network smoke test failed:\n  - ${problems.join("\n  - ")}`);
-            return pairs;
-        });
+        this.finished = [...pairSteps, ...stops];
+        this.results = pulumi.all(pairSteps.map((c) => c.stdout)).apply((outs) => outs.flatMap(parseSmokeOutput));
         this.registerOutputs({ results: this.results });
     }
 }

@@ -2,23 +2,23 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { remote } from "@pulumi/command";
 import type { NodeHandle } from "../nodes/source";
-import { loadNodeScript, renderScriptCommand } from "../host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../host/remote-script";
+import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
-
-/** Alpine pinned by tag; iperf3 and ping come from its package repository at start. */
-export const OVERLAY_SMOKE_IMAGE = "docker.io/library/alpine:3.20.3";
-/** The Alpine release branch of that image, for a package mirror's path. */
-export const OVERLAY_SMOKE_ALPINE_BRANCH = "v3.20";
+import { containerSecurityContext, NOBODY_RUN_AS, podSecurityContext, podSecurityLabels, writableDirs } from "../services/security";
 
 /**
- * `apk add` of the test's tools: from the image's own repositories (Alpine's CDN,
- * dl-cdn.alpinelinux.org) or, with `mirror`, only from that mirror's main and community.
+ * nicolaka/netshoot v0.13 (Alpine based), pinned by digest: it already holds
+ * iperf3, iputils ping, getent, cut and tr, so the pods install nothing at run time.
  */
-export function apkAddCommand(packages: string[], mirror?: string): string {
-    if (!mirror) return `apk add --no-cache ${packages.join(" ")}`;
-    const repo = (part: string) => `-X ${mirror.replace(/\/+$/, "")}/${OVERLAY_SMOKE_ALPINE_BRANCH}/${part}`;
-    return `apk add --no-cache --repositories-file /dev/null ${repo("main")} ${repo("community")} ${packages.join(" ")}`;
-}
+export const OVERLAY_SMOKE_IMAGE =
+    "docker.io/nicolaka/netshoot:v0.13@sha256:a20c2531bf35436ed3766cd6cfe89d352b050ccc4d7005ce6400adf97503da1b";
+
+/**
+ * Unprivileged ICMP: ping opens an ICMP datagram socket when the pod's group is in
+ * ping_group_range (a namespaced "safe" sysctl), so no pod needs NET_RAW.
+ */
+const PING_SYSCTLS = { "net.ipv4.ping_group_range": `${NOBODY_RUN_AS.runAsGroup} ${NOBODY_RUN_AS.runAsGroup}` };
 
 export interface OverlaySmokeArgs {
     provider: k8s.Provider;
@@ -35,15 +35,12 @@ export interface OverlaySmokeArgs {
     runId: pulumi.Input<string>;
     /** Default `OVERLAY_SMOKE_IMAGE`. */
     image?: string;
-    /** Alpine package mirror (its root URL) for iperf3 and ping; default: the image's repositories (Alpine's CDN). */
-    alpineMirror?: string;
 }
 
 /** The client's shell: path-MTU probe to the server pod, then iperf3, printed as net-smoke.sh prints it. */
-export function overlayClientScript(duration: number, parallel: number, alpineMirror?: string): string {
+export function overlayClientScript(duration: number, parallel: number): string {
     return [
         "set -eu",
-        `${apkAddCommand(["iperf3", "iputils"], alpineMirror)} >/dev/null`,
         'addr=$(getent hosts "$SERVER" | cut -d" " -f1)',
         "mtu=$OVERLAY_MTU; lo=1252; hi=$((mtu - 28)); pmtu=0",
         'if ping -M do -c1 -W1 -s $lo "$addr" >/dev/null 2>&1; then',
@@ -69,7 +66,26 @@ export class OverlaySmoke extends pulumi.ComponentResource {
         const k = { parent: this, provider: args.provider };
         const image = args.image ?? OVERLAY_SMOKE_IMAGE;
         const duration = args.durationSeconds ?? 10;
-        const ns = new k8s.core.v1.Namespace(`${name}-ns`, { metadata: { name: "nordstack-smoke" } }, k);
+        // Not meshed (iperf3 must measure the overlay, not the proxies): out of the injector webhook's reach.
+        const ns = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            {
+                metadata: {
+                    name: "nordstack-smoke",
+                    labels: { ...UNMESHED_NAMESPACE_LABELS, ...podSecurityLabels("restricted") },
+                    annotations: { "linkerd.io/inject": "disabled" },
+                },
+            },
+            k,
+        );
+        // Pod Security `restricted`: nobody, no capability, read-only root; iperf3 maps its buffers from a file in /tmp.
+        const scratch = writableDirs({ tmp: "/tmp" });
+        const hardened = {
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(NOBODY_RUN_AS, PING_SYSCTLS),
+            volumes: scratch.volumes,
+        };
+        const container = { securityContext: containerSecurityContext(NOBODY_RUN_AS), volumeMounts: scratch.mounts };
         const serverLabels = { "app.kubernetes.io/name": "nordstack-iperf3-server" };
         const server = new k8s.apps.v1.Deployment(
             `${name}-server`,
@@ -81,11 +97,13 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     template: {
                         metadata: { labels: serverLabels },
                         spec: {
+                            ...hardened,
                             containers: [
                                 {
+                                    ...container,
                                     name: "iperf3",
                                     image,
-                                    command: ["sh", "-c", `${apkAddCommand(["iperf3"], args.alpineMirror)} >/dev/null && exec iperf3 -s`],
+                                    command: ["iperf3", "-s"],
                                     ports: [{ containerPort: 5201 }],
                                     readinessProbe: { tcpSocket: { port: 5201 }, periodSeconds: 2 },
                                 },
@@ -113,6 +131,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                     backoffLimit: 0,
                     template: {
                         spec: {
+                            ...hardened,
                             restartPolicy: "Never",
                             affinity: {
                                 podAntiAffinity: {
@@ -123,9 +142,10 @@ export class OverlaySmoke extends pulumi.ComponentResource {
                             },
                             containers: [
                                 {
+                                    ...container,
                                     name: "client",
                                     image,
-                                    command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1, args.alpineMirror)],
+                                    command: ["sh", "-c", overlayClientScript(duration, args.parallel ?? 1)],
                                     env: [
                                         { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
                                         {
@@ -143,20 +163,24 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             // A Job's pod template is immutable: a new run replaces it.
             { ...k, dependsOn: [svc], replaceOnChanges: ["metadata.labels"], deleteBeforeReplace: true },
         );
+        const reportScript = loadNodeScript("overlay-smoke.sh");
         const report = new remote.Command(
             `${name}-report`,
             {
                 connection: args.firstServer.connection,
-                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(([n, j]) =>
-                    renderScriptCommand({
-                        script: loadNodeScript("overlay-smoke.sh"),
-                        env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
-                        user: args.firstServer.user,
-                        timeoutSeconds: duration + 300,
-                    }),
+                create: pulumi.all([ns.metadata.name, job.metadata.name]).apply(
+                    ([n, j]) =>
+                        renderNodeStep({
+                            script: reportScript,
+                            env: { NORDSTACK_NAMESPACE: n, NORDSTACK_JOB: j, NORDSTACK_TIMEOUT: String(duration + 240) },
+                            user: args.firstServer.user,
+                            timeoutSeconds: duration + 300,
+                        }).command,
                 ),
+                stdin: reportScript,
                 triggers: [args.runId],
                 logging: "stderr",
+                addPreviousOutputInEnv: false,
             },
             { parent: this, dependsOn: [job] },
         );
@@ -164,7 +188,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             const pairs = parseSmokeOutput(out);
             const mtus = Object.fromEntries(pairs.flatMap((p) => [[p.from, mtu] as const, [p.to, mtu] as const]));
             const problems = judgePairs(pairs, args.thresholds, mtus);
-            if (problems.length > 0) throw new Error(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
+            if (problems.length > 0) throw new pulumi.RunError(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
             return pairs;
         });
         this.registerOutputs({ results: this.results });

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite runs for real: sshd for the lab hosts,
-# iproute2/util-linux for namespaces, iperf3/ping for network checks, nginx,
-# PostgreSQL and Redis running the rendered configs, wrk for the gateway
-# benchmark, and the shell linter.
+# iproute2/util-linux for namespaces, iperf3/ping for network checks, nftables
+# for the node firewall (per lab namespace), nginx,
+# PostgreSQL and Redis running the rendered configs, pgBackRest and rclone
+# backing them up (to the S3 server scripts/s3-server/install.sh builds), wrk
+# and HAProxy for the gateway benchmark, etcd for the test API server
+# (test/helpers/kube-apiserver.ts), and the shell linter.
 #
 #   system-deps.sh --check    exit 1 listing what is missing
 #   system-deps.sh --install  install what is missing (root, apt)
@@ -20,14 +23,20 @@ DEPS=(
     "tracepath:iputils-tracepath"
     "iperf3:iperf3"
     "sysctl:procps"
+    "nft:nftables"
+    "flock:util-linux"
     "shellcheck:shellcheck"
     "openssl:openssl"
     "nginx:nginx"
     "redis-server:redis-server"
     "redis-cli:redis-tools"
     "pg_ctlcluster:postgresql"
+    "pgbackrest:pgbackrest"
+    "rclone:rclone"
     "curl:curl"
+    "sudo:sudo"
     "wrk:wrk"
+    "haproxy:haproxy"
     "virsh:libvirt-clients"
     "libvirtd:libvirt-daemon-system"
     "virt-qemu-run:libvirt-daemon-driver-qemu"
@@ -36,6 +45,7 @@ DEPS=(
     "cloud-localds:cloud-image-utils"
     "mmdebstrap:mmdebstrap"
     "linux-version:linux-image-amd64"
+    "etcd:etcd-server"
 )
 
 missing_packages() {

@@ -82,6 +82,8 @@ host_init_script() {
     for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         printf 'mount --bind %q %q\n' "${hdir}/root${d}" "$d"
     done
+    # Its own /etc/hosts naming itself, as a real VPS has: sudo resolves the host name on every call.
+    printf 'mount --bind %q /etc/hosts\n' "${hdir}/hosts"
     printf 'exec /usr/sbin/sshd -D -f %q -E %q\n' "${hdir}/sshd_config" "${hdir}/sshd.log"
 }
 
@@ -93,6 +95,7 @@ create_host() {
     veth="${PREFIX}-v${i}"
     hdir="${LAB_DIR}/hosts/${name}"
     mkdir -p "$hdir"
+    { cat /etc/hosts; printf '%s %s\n' "$addr" "$name"; } >"${hdir}/hosts"
     for d in "${PRIVATE_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
         if [ ! -d "$d" ]; then
             mkdir -p "$d"
@@ -142,6 +145,47 @@ inventory() {
     printf ']}\n'
 }
 
+# Lab hosts share this machine's kernel: `sysctl --system` inside one applies
+# every file in /etc/sysctl.d to kernel-global keys (kernel.pid_max,
+# fs.protected_*, fs.file-max, vm.*). The first lab up records the machine's
+# values of every key those files and our tuning name; the last lab down puts
+# back each one that changed.
+SNAPSHOT="${REGISTRY}/sysctl-snapshot"
+GLOBAL_KEYS=(fs.file-max fs.nr_open fs.protected_fifos fs.protected_hardlinks fs.protected_regular fs.protected_symlinks
+    kernel.pid_max kernel.kptr_restrict kernel.sysrq kernel.yama.ptrace_scope vm.swappiness vm.max_map_count vm.overcommit_memory)
+
+sysctl_keys() {
+    {
+        printf '%s\n' "${GLOBAL_KEYS[@]}"
+        cat /etc/sysctl.conf /etc/sysctl.d/*.conf /run/sysctl.d/*.conf /usr/local/lib/sysctl.d/*.conf \
+            /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf 2>/dev/null |
+            sed -n 's/^[[:space:]]*-\{0,1\}\([a-z0-9_][a-z0-9_.-]*\)[[:space:]]*=.*/\1/p'
+    } | sort -u
+}
+
+snapshot_sysctls() {
+    local k v
+    : >"${SNAPSHOT}.new"
+    for k in $(sysctl_keys); do
+        v=$(sysctl -n "$k" 2>/dev/null) || continue
+        printf '%s\t%s\n' "$k" "$v" >>"${SNAPSHOT}.new"
+    done
+    mv "${SNAPSHOT}.new" "$SNAPSHOT"
+}
+
+restore_sysctls() {
+    local k v now restored=0
+    [ -f "$SNAPSHOT" ] || return 0
+    while IFS=$'\t' read -r k v; do
+        now=$(sysctl -n "$k" 2>/dev/null) || continue
+        if [ "$now" != "$v" ]; then
+            sysctl -qw "${k}=${v}" 2>/dev/null && restored=$((restored + 1)) && info "restored ${k} = ${v} (a test had set ${now})"
+        fi
+    done <"$SNAPSHOT"
+    rm -f "$SNAPSHOT"
+    [ "$restored" -eq 0 ] || info "restored ${restored} kernel-global sysctl(s) of this machine"
+}
+
 cmd_up() {
     local n=${1:-3} i
     [[ "$n" =~ ^[1-9][0-9]?$ ]] || fatal "host count must be 1-99, got '$n'"
@@ -149,10 +193,13 @@ cmd_up() {
     [ ! -e "${LAB_DIR}/hosts.txt" ] || fatal "a lab is already up in ${LAB_DIR}; run 'lab.sh down' first"
     trap 'echo "[lab] set-up failed; cleaning up" >&2; cmd_down' ERR
     mkdir -p "$LAB_DIR" /run/sshd "$REGISTRY"
+    compgen -G "${REGISTRY}/lab-*" >/dev/null || snapshot_sysctls
     touch "${REGISTRY}/lab-${PREFIX}"
-    chmod 700 "$LAB_DIR"
+    # Traversable, so sshd can read authorized_keys as a non-root test user (the private key stays 0600).
+    chmod 711 "$LAB_DIR"
     ssh-keygen -q -t ed25519 -N "" -C nordstack-lab -f "${LAB_DIR}/id_ed25519"
     cp "${LAB_DIR}/id_ed25519.pub" "${LAB_DIR}/authorized_keys"
+    chmod 644 "${LAB_DIR}/authorized_keys"
     : >"${LAB_DIR}/hosts.txt"
     ip link add "$BRIDGE" mtu "$MTU" type bridge
     ip addr add "${GATEWAY}/24" dev "$BRIDGE"
@@ -190,6 +237,7 @@ cmd_down() {
         done
     ip link del "$BRIDGE" 2>/dev/null || true
     rm -f "${REGISTRY}/lab-${PREFIX}"
+    compgen -G "${REGISTRY}/lab-*" >/dev/null || restore_sysctls
     if [ -f "${REGISTRY}/created-mountpoints" ] && ! compgen -G "${REGISTRY}/lab-*" >/dev/null; then
         sort -ru "${REGISTRY}/created-mountpoints" | while read -r d; do rmdir "$d" 2>/dev/null || true; done
         rm -f "${REGISTRY}/created-mountpoints"

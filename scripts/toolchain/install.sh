@@ -63,6 +63,11 @@ die() {
   exit 1
 }
 fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+free_space() { # path (need not exist yet) -> free space of its file system
+  local d=${1:-/}
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  df -Ph "$d" | awk 'NR == 2 { print $4 }'
+}
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 export GOFLAGS="-mod=mod -buildvcs=false"
@@ -127,6 +132,29 @@ describe() {
   esac
   WRAPPER=$HERE/modules/$BIN_NAME
   LDFLAGS="-s -w -X $VERSION_VAR=$VERSION_VALUE"
+  read -r COLD_PKGS COLD_SECS < <(cold_figures "$1")
+}
+
+# Measured on the build machine (2 cores, Go 1.26.8), the binaries built in
+# this order: packages that `go build -v` compiled with empty Go caches
+# (2026-12-01, std included), and wall seconds of the build with an empty build
+# cache on an idle machine (2026-12-01). The progress ETA scales from these;
+# with a partly warm cache fewer packages are compiled, so the ETA is then an
+# upper bound. Update them after a cold run (see README.md).
+COLD_TABLE="
+pulumi                  1520  222
+pulumi-language-nodejs   272   20
+kubernetes              1295  441
+"
+COLD_DISK="Go module cache +2.2 GB, Go build cache +5.7 GB, .toolchain 450 MB (8.3 GB in all)"
+COLD_LOADED="at load ~25 on 2 cores the CLI alone took 83m40s"
+WARM_SECS=40
+cold_figures() { # name -> "packages seconds" ("0 0" if never measured)
+  local n p s
+  while read -r n p s; do
+    [ "$n" = "$1" ] && echo "$p $s" && return
+  done <<<"$COLD_TABLE"
+  echo "0 0"
 }
 
 # Requirements that versions.env imposes on each wrapper's go.mod.
@@ -169,7 +197,7 @@ ambient_pulumi() { # prints the path of a pulumi on PATH at the pinned version
   readlink -f "$p"
 }
 
-from_ambient() { # name
+ambient_src() { # name: prints the path of an ambient install at the pinned version
   local src=""
   case $1 in
     pulumi)
@@ -184,6 +212,12 @@ from_ambient() { # name
       ;;
   esac
   [ -x "$src" ] || return 1
+  printf '%s\n' "$src"
+}
+
+from_ambient() { # name
+  local src
+  src=$(ambient_src "$1") || return 1
   ln -sfn "$src" "$BIN/$BIN_NAME"
   log "$BIN_NAME: using the ambient install $src"
 }
@@ -257,8 +291,47 @@ check_pins() { # name: the wrapper's go.mod must agree with versions.env
   done < <(module_pins "$1")
 }
 
+# "N/T packages (P%), Xm elapsed, about Ym left ..." for the binary being
+# built: from the rate so far once a tenth is compiled, before that from the
+# measured cold time (an idle machine's pace).
+progress() { # packages-done elapsed-seconds modules-downloaded
+  local n=$1 t=$2 dl=$3 total=$COLD_PKGS eta
+  if [ "$n" = 0 ] && [ "$dl" = 0 ]; then
+    printf 'nothing to compile so far (Go build cache hits), %s elapsed' "$(fmt_secs "$t")"
+    return
+  fi
+  if [ "$total" -le 0 ]; then
+    printf '%s packages compiled, %s elapsed' "$n" "$(fmt_secs "$t")"
+    return
+  fi
+  if [ "$n" -ge "$total" ]; then
+    printf '%s/%s packages, %s elapsed, linking' "$n" "$total" "$(fmt_secs "$t")"
+    return
+  fi
+  if [ $((n * 10)) -lt "$total" ]; then
+    eta="$(fmt_secs $((COLD_SECS * (total - n) / total))) left at the idle-machine pace"
+  else
+    eta="$(fmt_secs $((t * (total - n) / n))) left at the rate so far"
+  fi
+  printf '%s/%s packages (%s%%), %s elapsed, about %s' \
+    "$n" "$total" $((n * 100 / total)) "$(fmt_secs "$t")" "$eta"
+}
+
+# "; then NAME (~Xm cold), ..." for the binaries after NAME still to build.
+left_after() { # name
+  local seen=0 n rest="" p s
+  for n in "${TO_BUILD[@]}"; do
+    if [ "$seen" = 1 ]; then
+      read -r p s < <(cold_figures "$n")
+      rest+="${rest:+, }$n (~$(fmt_secs "$s") cold)"
+    fi
+    [ "$n" = "$1" ] && seen=1
+  done
+  [ -z "$rest" ] || printf '; then %s' "$rest"
+}
+
 build() { # name
-  local dir out moddir a start pid n last rc elapsed
+  local dir out moddir a start pid n dl last rc elapsed
   log "$BIN_NAME: building $MODULE@$MODULE_VERSION from the Go module proxy"
   if ! moddir=$(mod_download "$MODULE@$MODULE_VERSION" 2>"$LOGS/$1.fetch.log"); then
     err "$BIN_NAME: the Go module proxy could not fetch $MODULE@$MODULE_VERSION: $(head -c 400 "$LOGS/$1.fetch.log")"
@@ -296,8 +369,9 @@ build() { # name
     done
     kill -0 "$pid" 2>/dev/null || break
     n=$(grep -Ecv '^(go: downloading|#)' "$LOGS/$1.build.log" || true)
-    last=$(tail -n 1 "$LOGS/$1.build.log" | cut -c1-80)
-    log "$BIN_NAME: still building $MODULE, $(fmt_secs $(($(date +%s) - start))) elapsed, $n packages done (last: $last)"
+    dl=$(grep -c '^go: downloading' "$LOGS/$1.build.log" || true)
+    last=$(tail -n 1 "$LOGS/$1.build.log" | cut -c1-60)
+    log "$BIN_NAME: building, $(progress "$n" $(($(date +%s) - start)) "$dl")$(left_after "$1") (last: ${last:-none})"
   done
   rc=0
   wait "$pid" || rc=$?
@@ -353,6 +427,29 @@ ORDERED=()
 for n in "${ALL_NAMES[@]}"; do
   for m in "${NAMES[@]}"; do [ "$n" = "$m" ] && ORDERED+=("$n") && break; done
 done
+
+# Say up front what a build from the Go module proxy would cost: the binaries
+# neither up to date, nor installed, that have a wrapper module to build.
+TO_BUILD=()
+cold_total=0
+for name in "${ORDERED[@]}"; do
+  describe "$name"
+  stamp_ok "$name" "$VERSION_VALUE $(input_hash "$name")" && continue
+  [ "$FORCE" = 1 ] || ! ambient_src "$name" >/dev/null || continue
+  [ -f "$WRAPPER/go.mod" ] || continue
+  TO_BUILD+=("$name")
+  cold_total=$((cold_total + COLD_SECS))
+done
+if [ ${#TO_BUILD[@]} -gt 0 ]; then
+  log "to build from the Go module proxy unless the official release is reachable: ${TO_BUILD[*]}"
+  log "  measured on an idle 2-core machine: ~$(fmt_secs "$cold_total") with empty Go caches; with warm ones the whole toolchain takes ~${WARM_SECS}s"
+  log "  disk, whole toolchain from empty caches: $COLD_DISK; free now: $(free_space "$("$GO" env GOCACHE 2>/dev/null || echo "$TC")") where the Go build cache is"
+  read -r load _ </proc/loadavg 2>/dev/null || load=0
+  cores=$(nproc 2>/dev/null || echo 1)
+  if [ "${load%.*}" -gt "$cores" ]; then
+    log "  the CPU is shared now (load $load on $cores cores): expect up to ~$((${load%.*} / cores))x longer; $COLD_LOADED"
+  fi
+fi
 
 FAILED=()
 for name in "${ORDERED[@]}"; do

@@ -1,14 +1,17 @@
 // The rendered postgresql.conf and pg_hba.conf, started for real with
-// Debian's PostgreSQL on 127.0.0.1 (as the postgres user: it refuses root).
+// Debian's PostgreSQL on 127.0.0.1, as in its pod (test/helpers/pod-like.ts):
+// the postgres user without capabilities, root filesystem and config files
+// read-only, only the data volume and the socket directory writable.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pgIdentifier, pgQuote, renderPgHba, renderPostgresConf } from "../../components/data/postgres-conf";
 import { freePort } from "../gateway/harness";
+import { configFile, podCommand, PodUser, writableDirs } from "../helpers/pod-like";
 
 /** Newest PostgreSQL from Debian's postgresql-NN packages. */
 function pgBin(): string {
@@ -35,6 +38,17 @@ let bin: string;
 let dir: string | undefined;
 let port: number;
 let started = false;
+/** Debian's postgres user (initdb needs a passwd entry; the image's is 999:999). */
+let pod: PodUser;
+/** The data volume (PVC), PGDATA a directory in it as in the pod, and the socket directory (emptyDir). */
+const volume = () => path.join(dir ?? "", "volume");
+const pgdata = () => path.join(volume(), "pgdata");
+const sockets = () => path.join(dir ?? "", "run");
+/** A PostgreSQL program as the pod runs it. */
+function asPod(program: string, args: string[]): SpawnSyncReturns<string> {
+    const [cmd, cmdArgs] = podCommand([path.join(bin, program), ...args], pod, [volume(), sockets()]);
+    return run(cmd, cmdArgs);
+}
 
 /** psql as a client: never prompts (-w), never reads ~/.pgpass; the password only via PGPASSWORD (never argv). */
 function psql(o: { host: string; db: string; password?: string; sql: string }): SpawnSyncReturns<string> {
@@ -76,50 +90,52 @@ describe("PostgreSQL started on the rendered configuration", () => {
         const uid = Number(run("id", ["-u", "postgres"]).stdout.trim());
         const gid = Number(run("id", ["-g", "postgres"]).stdout.trim());
         assert.ok(uid > 0, "the postgres user exists (Debian package postgresql-common)");
-        chownSync(dir, uid, gid);
-        chmodSync(dir, 0o700);
-        const pwfile = path.join(dir, "pwfile");
+        pod = { uid, gid };
+        chmodSync(dir, 0o755);
+        writableDirs(pod, volume(), sockets());
+        // The entrypoint's initdb reads the password from a pipe; here from a file in the writable socket directory.
+        const pwfile = path.join(sockets(), "pwfile");
         writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
         chownSync(pwfile, uid, gid);
         // What the official image's entrypoint does with POSTGRES_USER/POSTGRES_PASSWORD: the service's user, its password.
-        const init = run(
-            "runuser",
-            ["-u", "postgres", "--", path.join(bin, "initdb"), "-D", path.join(dir, "data")].concat([
-                "-U",
-                USER,
-                `--pwfile=${pwfile}`,
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-instructions",
-            ]),
-        );
+        const init = asPod("initdb", [
+            "-D",
+            pgdata(),
+            "-U",
+            USER,
+            `--pwfile=${pwfile}`,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        ]);
         assert.equal(init.status, 0, init.stderr);
         rmSync(pwfile);
     });
 
     after(() => {
-        if (started && dir)
-            run("runuser", ["-u", "postgres", "--", path.join(bin, "pg_ctl"), "-D", path.join(dir, "data"), "-m", "fast", "-w", "stop"]);
+        if (started && dir) asPod("pg_ctl", ["-D", pgdata(), "-m", "fast", "-w", "stop"]);
         if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     it("starts with the rendered files; login with the generated password works, without it or with another it fails", async (t) => {
         assert.ok(dir);
         port = await freePort();
-        const hbaFile = path.join(dir, "pg_hba.conf");
-        const confFile = path.join(dir, "postgresql.conf");
-        writeFileSync(hbaFile, renderPgHba(DB, USER));
+        // The ConfigMap's files: root's, 0444.
+        const hbaFile = configFile(path.join(dir, "conf", "pg_hba.conf"), renderPgHba(DB, USER));
         // Production values; only the addresses and file locations belong to this machine.
-        writeFileSync(confFile, renderPostgresConf({ port, listenAddresses: "127.0.0.1", hbaFile, unixSocketDirectories: dir }));
-        const start = run(
-            "runuser",
-            ["-u", "postgres", "--", path.join(bin, "pg_ctl"), "-D", path.join(dir, "data")].concat([
+        const confFile = configFile(
+            path.join(dir, "conf", "postgresql.conf"),
+            renderPostgresConf({ port, listenAddresses: "127.0.0.1", hbaFile, unixSocketDirectories: sockets() }),
+        );
+        const start = asPod(
+            "pg_ctl",
+            ["-D", pgdata()].concat([
                 "-o",
                 `-c config_file=${confFile}`,
                 "-l",
-                path.join(dir, "server.log"),
+                path.join(sockets(), "server.log"),
                 "-w",
                 "-t",
                 "30",
@@ -128,12 +144,17 @@ describe("PostgreSQL started on the rendered configuration", () => {
         );
         assert.equal(start.status, 0, start.stdout + start.stderr);
         started = true;
+        const postmaster = readFileSync(path.join(pgdata(), "postmaster.pid"), "utf8").split("\n")[0];
+        const status = readFileSync(`/proc/${postmaster}/status`, "utf8");
+        assert.match(status, new RegExp(`^Uid:\\s+${pod.uid}\\s+${pod.uid}\\s`, "m"), "the postmaster runs as the pod's user");
+        assert.match(status, /^CapEff:\s+0+$/m, "without any capability");
+        assert.match(status, /^NoNewPrivs:\s+1$/m);
 
         // The entrypoint creates POSTGRES_DB over the local socket, which also demands the password.
-        const noPwSocket = psql({ host: dir, db: "postgres", sql: "select 1" });
+        const noPwSocket = psql({ host: sockets(), db: "postgres", sql: "select 1" });
         assert.notEqual(noPwSocket.status, 0);
         assert.match(noPwSocket.stderr, /no password supplied/);
-        const create = psql({ host: dir, db: "postgres", password: PASSWORD, sql: `CREATE DATABASE ${DB}` });
+        const create = psql({ host: sockets(), db: "postgres", password: PASSWORD, sql: `CREATE DATABASE ${DB}` });
         assert.equal(create.status, 0, create.stderr);
 
         const ok = psql({

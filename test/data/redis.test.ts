@@ -1,77 +1,21 @@
 // The rendered redis.conf (ConfigMap part) and auth.conf (Secret part),
-// started for real with Debian's redis-server on 127.0.0.1.
+// started for real with Debian's redis-server on 127.0.0.1, as in its pod:
+// uid 999, group 1000, no capabilities, read-only root and config files, only
+// the data directory writable (test/helpers/pod-like.ts).
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { redisQuote, renderRedisAuthConf, renderRedisConf } from "../../components/data/redis-conf";
 import { freePort, sleep } from "../gateway/harness";
+import { REDIS_RUN_AS } from "../../components/services/security";
+import { configFile, podCommand, PodUser, secretFile, writableDirs } from "../helpers/pod-like";
+import { redis } from "./resp";
 
-type Reply = string | null | Reply[];
-
-/** Sends RESP commands on one connection and returns one reply per command (+OK -> "OK", -ERR -> "-ERR ..."). */
-function redis(port: number, commands: string[][]): Promise<Reply[]> {
-    return new Promise((resolve, reject) => {
-        const sock = net.connect(port, "127.0.0.1");
-        let buf = Buffer.alloc(0);
-        const replies: Reply[] = [];
-        sock.setTimeout(5000, () => sock.destroy(new Error("redis did not answer within 5 s")));
-        sock.on("error", reject);
-        sock.on("data", (d: Buffer) => {
-            buf = Buffer.concat([buf, d]);
-            for (;;) {
-                const parsed = parse(buf, 0);
-                if (!parsed) break;
-                replies.push(parsed.value);
-                buf = buf.subarray(parsed.end);
-            }
-            if (replies.length === commands.length) {
-                sock.end();
-                resolve(replies);
-            }
-        });
-        for (const c of commands) {
-            sock.write(`*${c.length}\r\n`);
-            for (const arg of c) sock.write(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
-        }
-    });
-}
-
-function parse(b: Buffer, at: number): { value: Reply; end: number } | undefined {
-    const eol = b.indexOf("\r\n", at);
-    if (eol < 0) return undefined;
-    const line = b.toString("utf8", at + 1, eol);
-    switch (String.fromCharCode(b[at])) {
-        case "+":
-        case ":":
-            return { value: line, end: eol + 2 };
-        case "-":
-            return { value: `-${line}`, end: eol + 2 };
-        case "$": {
-            const n = Number(line);
-            if (n < 0) return { value: null, end: eol + 2 };
-            if (b.length < eol + 2 + n + 2) return undefined;
-            return { value: b.toString("utf8", eol + 2, eol + 2 + n), end: eol + 2 + n + 2 };
-        }
-        case "*": {
-            const items: Reply[] = [];
-            let end = eol + 2;
-            for (let i = 0; i < Number(line); i++) {
-                const item = parse(b, end);
-                if (!item) return undefined;
-                items.push(item.value);
-                end = item.end;
-            }
-            return { value: items, end };
-        }
-        default:
-            throw new Error(`unexpected RESP reply ${JSON.stringify(b.toString("utf8", at))}`);
-    }
-}
+const REDIS_POD: PodUser = { uid: REDIS_RUN_AS.runAsUser, gid: REDIS_RUN_AS.runAsGroup };
 
 let server: ChildProcess | undefined;
 let dir: string | undefined;
@@ -107,12 +51,18 @@ describe("redis-server started on the rendered configuration", () => {
         const port = await freePort();
         // Characters that need the quoting (space, quote, backslash) besides a random part like RandomPassword's.
         const password = `${randomBytes(18).toString("base64url")} "q\\ z`;
-        const authFile = path.join(dir, "auth.conf");
-        writeFileSync(authFile, renderRedisAuthConf(password), { mode: 0o600 });
-        const confFile = path.join(dir, "redis.conf");
+        chmodSync(dir, 0o755);
+        // The Secret volume's file: root-owned, readable by the pod's group only.
+        const authFile = path.join(dir, "auth", "auth.conf");
+        configFile(authFile, renderRedisAuthConf(password));
+        secretFile(authFile, REDIS_POD);
+        const confFile = path.join(dir, "conf", "redis.conf");
+        const data = path.join(dir, "data");
+        writableDirs(REDIS_POD, data);
         // Production values; only the address, port and file locations belong to this machine.
-        writeFileSync(confFile, renderRedisConf({ bind: "127.0.0.1", port, dir, authFile }));
-        server = spawn("redis-server", [confFile], { stdio: ["ignore", "pipe", "pipe"] });
+        configFile(confFile, renderRedisConf({ bind: "127.0.0.1", port, dir: data, authFile }));
+        const [cmd, args] = podCommand(["redis-server", confFile], REDIS_POD, [data]);
+        server = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
         let log = "";
         server.stdout?.on("data", (d: Buffer) => (log += d.toString()));
         server.stderr?.on("data", (d: Buffer) => (log += d.toString()));
@@ -155,6 +105,10 @@ describe("redis-server started on the rendered configuration", () => {
             ["appendonly", "yes"],
             ["maxmemory", String(192 * 1024 * 1024)],
         ]);
-        assert.ok(existsSync(path.join(dir, "appendonlydir")), "the append-only file lives in the data directory");
+        assert.ok(existsSync(path.join(data, "appendonlydir")), "the append-only file lives in the data directory");
+        const status = readFileSync(`/proc/${server.pid}/status`, "utf8");
+        assert.match(status, /^Uid:\s+999\s+999\s/m, "runs as the image's redis user");
+        assert.match(status, /^CapEff:\s+0+$/m, "without any capability");
+        assert.equal(statSync(path.join(data, "appendonlydir")).uid, 999);
     });
 });

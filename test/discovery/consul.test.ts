@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, value, valueAndSecret } from "../helpers/mocks";
 import { fake, installFakeOutputMocks, mockProvider } from "../mesh/fake-outputs";
 import { coreDnsCustomData, coreDnsDataHash } from "../../components/discovery/coredns";
+import { podSecurityLabels } from "../../components/services/security";
 import type { ConsulArgs } from "../../components/discovery/consul";
 
 before(() => installFakeOutputMocks());
@@ -39,9 +40,9 @@ describe("Consul (mocks)", () => {
             [
                 "nordstack:discovery:Consul c1 <- - after []",
                 "kubernetes:core/v1:Namespace c1-namespace <- c1 after []",
-                "random:index/randomBytes:RandomBytes c1-gossip-key <- c1 after []",
+                "random:index/randomPassword:RandomPassword c1-gossip-key <- c1 after []",
                 "kubernetes:core/v1:Secret c1-gossip-secret <- c1 after []",
-                "random:index/randomUuid:RandomUuid c1-bootstrap-token <- c1 after []",
+                "random:index/randomPassword:RandomPassword c1-bootstrap-token <- c1 after []",
                 "kubernetes:core/v1:Secret c1-bootstrap-token-secret <- c1 after []",
                 "kubernetes:helm.sh/v3:Release c1-release <- c1 after [c1-namespace,c1-gossip-secret,c1-bootstrap-token-secret]",
                 "kubernetes:core/v1:Service c1-dns-service <- c1 after [c1-release]",
@@ -53,12 +54,22 @@ describe("Consul (mocks)", () => {
             assert.equal(providers.get(r.name), provider, `${r.name} goes through the cluster's provider`);
         }
         const ns = rec.byName("c1-namespace").props as { metadata: { name: string; annotations: Record<string, string> } };
-        assert.deepEqual(ns.metadata, { name: "consul", annotations: { "linkerd.io/inject": "disabled" } });
+        assert.deepEqual(ns.metadata, {
+            name: "consul",
+            labels: {
+                "config.linkerd.io/admission-webhooks": "disabled",
+                "app.kubernetes.io/managed-by": "nordstack",
+                ...podSecurityLabels("baseline"),
+            },
+            annotations: { "linkerd.io/inject": "disabled" },
+        });
     });
 
     it("stores a 32-byte gossip key and a UUID bootstrap token in Secrets, as secrets, and outputs the token as a secret", async () => {
         const { consul, rec } = await build("c2");
-        assert.deepEqual(rec.byName("c2-gossip-key").props.length, 32);
+        // 64 hex digits = 32 bytes, from a RandomPassword: its resource ID is "none", never the value.
+        assert.deepEqual(rec.byName("c2-gossip-key").props.length, 64);
+        assert.equal(rec.byName("c2-gossip-key").type, "random:index/randomPassword:RandomPassword");
         const gossip = rec.byName("c2-gossip-secret").props as unknown as SecretProps;
         assert.equal(gossip.metadata.name, "consul-gossip-encryption-key");
         assert.equal(await value(gossip.metadata.namespace), "consul");

@@ -1,20 +1,26 @@
-// End to end with the real Pulumi engine (Automation API): a `lab` stack whose
-// nodes are local test hosts. Runs with `npm run e2e` where the engine and its
-// provider plugins are installed (see scripts/toolchain/). k3s needs the
-// internet, so the lab config turns it off (k3sEnabled: false) and the host
-// layers (preflight, tuning, smoke tests) and the Linkerd PKI run for real.
+// End to end with the real Pulumi engine and the real providers (Automation API)
+// on 3 local test hosts. Runs with `npm run e2e` where the engine and its provider
+// plugins are installed (scripts/toolchain/). Two stacks:
+// - `lab` (k3s off, since k3s needs the internet): preflight, the MTU gate, tuning,
+//   the smoke rounds and gate, and the Linkerd PKI for real; a second `up` with
+//   --expect-no-changes; a one-key change previews as exactly that update; a wrong
+//   pinned host key is refused; destroy restores the hosts;
+// - `lab-k3s` (k3s on): preflight refuses the lab hosts (no overlay/br_netfilter/vxlan
+//   modules in this kernel), so no host is touched, but every secret the full stack
+//   holds (k3s token, Consul gossip key and bootstrap token, PKI keys) is created:
+//   the state exported WITHOUT secrets, the engine's events and the CLI output are
+//   searched for each value.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Lab } from "../helpers/lab";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const STACK_FILE = path.join(ROOT, "Pulumi.lab.yaml");
-const PER_NS = ["net.ipv4.ip_local_port_range", "net.ipv4.tcp_tw_reuse"];
+const PER_NS = ["net.ipv4.ip_local_port_range", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_fin_timeout"];
 
 function toolchainEnv(): Record<string, string> {
     const env: Record<string, string> = {};
@@ -37,40 +43,68 @@ function machineVirt(): string {
     }
 }
 
-describe("lab stack through the real engine", () => {
+/** Everything a run printed and emitted, to search for secrets. */
+class Transcript {
+    text = "";
+    readonly onOutput = (s: string) => (this.text += s);
+    readonly onEvent = (e: EngineEvent) => (this.text += `${JSON.stringify(e)}\n`);
+}
+
+const timed = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+        return await f();
+    } finally {
+        console.log(`# ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+};
+
+describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
     let lab: Lab;
-    let stack: Stack;
     let state: string;
+    let env: Record<string, string>;
+    const stacks: Stack[] = [];
+    const transcript = new Transcript();
     const live = (node: string, key: string) => lab.run(node, `sysctl -n ${key}`).trim().replace(/\s+/g, " ");
     let original: Record<string, string[]>;
+    const nodes = () =>
+        lab.hosts.map((h, i) => ({
+            name: h.name,
+            role: i === 0 ? "server" : "agent",
+            host: h.address,
+            privateAddress: h.address,
+            hostKey: h.hostKey,
+        }));
 
-    before(async () => {
-        lab = Lab.up(2, 9);
-        original = Object.fromEntries(["node1", "node2"].map((n) => [n, PER_NS.map((k) => live(n, k))]));
+    async function stackWith(name: string, config: Record<string, unknown>): Promise<Stack> {
+        writeFileSync(path.join(ROOT, `Pulumi.${name}.yaml`), JSON.stringify({ config }));
+        const s = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: ROOT }, { envVars: env });
+        stacks.push(s);
+        return s;
+    }
+    const baseConfig = () => ({
+        "nordstack:smokeMinGbps": "0.1",
+        "nordstack:smokeDurationSeconds": "2",
+        "nordstack:allowVirtualization": [machineVirt()],
+        "nordstack:sshPrivateKeyPath": lab.keyPath,
+        "nordstack:nodes": nodes(),
+    });
+    /** The state as `pulumi stack export` writes it by default: secrets encrypted. */
+    const exportWithoutSecrets = (name: string) =>
+        execFileSync("pulumi", ["stack", "export", "--stack", name, "--cwd", ROOT], { encoding: "utf8", env: { ...process.env, ...env } });
+
+    before(() => {
+        lab = Lab.up(3, 9);
+        original = Object.fromEntries(lab.hosts.map((h) => [h.name, PER_NS.map((k) => live(h.name, k))]));
         state = mkdtempSync(path.join(os.tmpdir(), "nordstack-e2e-"));
-        writeFileSync(
-            STACK_FILE,
-            JSON.stringify({
-                config: {
-                    "nordstack:k3sEnabled": "false",
-                    "nordstack:smokeMode": "onChange",
-                    "nordstack:smokeMinGbps": "0.1",
-                    "nordstack:smokeDurationSeconds": "2",
-                    "nordstack:allowVirtualization": [machineVirt()],
-                    "nordstack:sshPrivateKeyPath": lab.keyPath,
-                    "nordstack:region": "no-oslo",
-                    "nordstack:nodes": lab.hosts.map((h, i) => ({
-                        name: h.name,
-                        role: i === 0 ? "server" : "agent",
-                        host: h.address,
-                        privateAddress: h.address,
-                        hostKey: h.hostKey,
-                    })),
-                },
-            }),
-        );
-        // The Automation API finds `pulumi` on this process's PATH.
         Object.assign(process.env, toolchainEnv());
+        env = {
+            PULUMI_BACKEND_URL: `file://${state}`,
+            PULUMI_CONFIG_PASSPHRASE: "nordstack-e2e",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
         const plugins = execFileSync("pulumi", ["plugin", "ls"], { encoding: "utf8" });
         const missing = ["command", "random", "tls"]
             .map((n) => [
@@ -85,52 +119,42 @@ describe("lab stack through the real engine", () => {
                     "install them with `pulumi plugin install resource NAME VERSION` (internet) or `npm run toolchain`",
             );
         }
-        stack = await LocalWorkspace.createOrSelectStack(
-            { stackName: "lab", workDir: ROOT },
-            {
-                envVars: {
-                    PULUMI_BACKEND_URL: `file://${state}`,
-                    PULUMI_CONFIG_PASSPHRASE: "nordstack-e2e",
-                    PULUMI_SKIP_UPDATE_CHECK: "true",
-                    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-                },
-            },
+        console.log(
+            `# engine: ${execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim()}; plugins:\n${plugins.replace(/^/gm, "#   ")}`,
         );
     });
 
     after(async () => {
-        await stack?.destroy({ onOutput: () => undefined }).catch(() => undefined);
-        rmSync(STACK_FILE, { force: true });
+        for (const s of stacks) await s.destroy({ onOutput: () => undefined }).catch(() => undefined);
+        for (const s of stacks) rmSync(path.join(ROOT, `Pulumi.${s.name}.yaml`), { force: true });
         rmSync(state, { recursive: true, force: true });
         lab?.down();
     });
 
-    it("previews every host layer", async () => {
-        const p = await stack.preview();
-        for (const t of [
-            "nordstack:index:Platform",
-            "nordstack:host:Preflight",
-            "nordstack:host:Tuning",
-            "nordstack:smoke:Network",
-            "nordstack:mesh:LinkerdPki",
-        ]) {
-            assert.match(p.stdout, new RegExp(t.replace(/:/g, ":")), `preview lists ${t}`);
-        }
-    });
+    let labStack: Stack;
 
-    it("up runs preflight, tuning and the smoke test for real, and creates the Linkerd PKI", async () => {
-        const up = await stack.up();
+    it("up runs preflight, the gates, tuning and the smoke rounds for real, and creates the Linkerd PKI", async () => {
+        labStack = await stackWith("lab", { ...baseConfig(), "nordstack:k3sEnabled": "false" });
+        const up = await timed("lab: up", () => labStack.up(transcript));
         assert.equal(up.summary.result, "succeeded");
-        for (const n of ["node1", "node2"]) {
-            assert.equal(live(n, "net.ipv4.ip_local_port_range"), "1024 65535");
-            assert.equal(live(n, "net.ipv4.tcp_tw_reuse"), "1");
+        console.log(`# lab: up ${JSON.stringify(up.summary.resourceChanges)}`);
+        for (const h of lab.hosts) {
+            assert.equal(live(h.name, "net.ipv4.ip_local_port_range"), "1024 65535");
+            assert.equal(live(h.name, "net.ipv4.tcp_tw_reuse"), "1");
+            // The smoke rounds below ran through it: cluster traffic stays on the private network.
+            assert.match(lab.run(h.name, "nft list table inet nordstack"), /policy drop/, `the firewall is in force on ${h.name}`);
         }
-        const outs = await stack.outputs();
-        assert.ok((outs.networkSmoke.value as unknown[]).length === 2, "a result per ordered pair");
+        const outs = await labStack.outputs();
+        const smoke = outs.networkSmoke.value as { from: string; to: string; gbps: number; retransmitRate: number; pathMtu: number }[];
+        assert.equal(smoke.length, 3, "the ring: one row per measured pair");
+        for (const p of smoke)
+            console.log(`#   ${p.from} -> ${p.to}: ${p.gbps} Gbit/s, retransmit rate ${p.retransmitRate}, path MTU ${p.pathMtu}`);
         const dir = mkdtempSync(path.join(os.tmpdir(), "nordstack-pki-"));
         writeFileSync(path.join(dir, "anchor.pem"), outs.linkerdTrustAnchorPem.value as string);
-        const st = (await stack.exportStack()).deployment as { resources: { type: string; outputs?: Record<string, unknown> }[] };
-        const issuer = st.resources.find((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert");
+        const st = JSON.parse(exportWithoutSecrets("lab")) as {
+            deployment: { resources: { type: string; outputs?: Record<string, unknown> }[] };
+        };
+        const issuer = st.deployment.resources.find((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert");
         writeFileSync(path.join(dir, "issuer.pem"), issuer?.outputs?.certPem as string);
         assert.match(
             execFileSync("openssl", ["verify", "-CAfile", path.join(dir, "anchor.pem"), path.join(dir, "issuer.pem")], {
@@ -141,26 +165,96 @@ describe("lab stack through the real engine", () => {
         rmSync(dir, { recursive: true });
     });
 
-    it("a second up changes nothing", async () => {
-        const p = await stack.preview();
-        const changes = Object.entries(p.changeSummary).filter(([op]) => op !== "same");
-        assert.deepEqual(changes, []);
+    it("a second up with the same config changes nothing (--expect-no-changes)", async () => {
+        const again = await timed("lab: second up", () => labStack.up({ ...transcript, expectNoChanges: true }));
+        assert.equal(again.summary.result, "succeeded");
+        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
     });
 
-    it("the exported state holds no plaintext secret", async () => {
-        const text = JSON.stringify(await stack.exportStack());
-        const key = readFileSync(lab.keyPath, "utf8").split("\n")[1];
-        assert.ok(!text.includes(key), "SSH private key");
-        assert.doesNotMatch(text, /BEGIN (EC )?PRIVATE KEY/, "PKI private keys");
+    it("a one-key change (a sysctl) previews as exactly the three tuning updates", async () => {
+        await labStack.setConfig("sysctls", { value: JSON.stringify({ "net.ipv4.tcp_fin_timeout": "15" }) });
+        const p = await labStack.preview(transcript);
+        const changes = Object.fromEntries(Object.entries(p.changeSummary).filter(([op]) => op !== "same"));
+        assert.deepEqual(changes, { update: 3 }, p.stdout);
+        assert.match(p.stdout, /net\.ipv4\.tcp_fin_timeout=15/, "the diff shows the new value");
+        const up = await timed("lab: up with one sysctl changed", () => labStack.up(transcript));
+        assert.equal(up.summary.result, "succeeded");
+        for (const h of lab.hosts) assert.equal(live(h.name, "net.ipv4.tcp_fin_timeout"), "15");
     });
 
-    it("destroy restores the hosts' original sysctl values", async () => {
-        await stack.destroy();
-        for (const n of ["node1", "node2"])
+    it("a wrong pinned host key is refused by the provider before anything runs on the host", async () => {
+        const wrong = nodes().map((n, i) => (i === 1 ? { ...n, hostKey: lab.hosts[0].hostKey } : n));
+        await labStack.setConfig("nodes", { value: JSON.stringify(wrong) });
+        await assert.rejects(labStack.up(transcript), /host key mismatch|ssh: handshake failed/);
+        await labStack.setConfig("nodes", { value: JSON.stringify(nodes()) });
+        const back = await timed("lab: up with the right key again", () => labStack.up(transcript));
+        assert.equal(back.summary.result, "succeeded");
+    });
+
+    it("with k3s on, every secret of the stack exists and none is in the exported state, the events or the output", async () => {
+        const k3s = await stackWith("lab-k3s", {
+            ...baseConfig(),
+            // Loopback only: the install never runs (preflight refuses these hosts), and could not leave the machine.
+            "nordstack:k3sInstallScriptUrl": "https://127.0.0.1:9/install.sh",
+            "nordstack:services": [{ name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] }],
+            "nordstack:gatewayServerNames": ["api.nordstack.example"],
+            // The firewall admits the API from the nodes and from here (the machine's side of the lab bridge).
+            "nordstack:apiAllowFrom": [`${lab.hosts[0].address.replace(/\.\d+$/, ".1")}/32`],
+        });
+        await assert.rejects(
+            timed("lab-k3s: up (preflight refuses)", () => k3s.up({ ...transcript, continueOnError: true })),
+            /module|overlay|br_netfilter|vxlan/,
+        );
+        const withSecrets = (await k3s.exportStack()).deployment as {
+            resources: { type: string; urn: string; outputs?: Record<string, unknown> }[];
+        };
+        const values: [string, string][] = [["SSH private key", readFileSync(lab.keyPath, "utf8").split("\n")[1]]];
+        for (const r of withSecrets.resources) {
+            const o = r.outputs ?? {};
+            const pick = (k: string) =>
+                typeof o[k] === "string" && o[k].length >= 16 ? [[`${r.urn.split("::").pop()}.${k}`, o[k]] as [string, string]] : [];
+            if (r.type === "random:index/randomPassword:RandomPassword") values.push(...pick("result"));
+            if (r.type === "tls:index/privateKey:PrivateKey")
+                values.push(...pick("privateKeyPem").map(([n, v]) => [n, v.split("\n")[1]] as [string, string]));
+        }
+        const names = values.map(([n]) => n).join(", ");
+        for (const expected of [
+            "k3s-token.result",
+            "gossip-key.result",
+            "bootstrap-token.result",
+            "anchor-key.privateKeyPem",
+            "issuer-key.privateKeyPem",
+        ])
+            assert.ok(names.includes(expected), `the stack holds ${expected}; have ${names}`);
+        const exported = exportWithoutSecrets("lab-k3s") + exportWithoutSecrets("lab");
+        for (const [what, v] of values) {
+            assert.ok(!exported.includes(v), `${what} is in the exported state in plaintext`);
+            assert.ok(!transcript.text.includes(v), `${what} is in the engine events or the CLI output`);
+        }
+        console.log(
+            `# searched ${values.length} secret values in ${exported.length} bytes of state and ${transcript.text.length} bytes of events/output: 0 found`,
+        );
+        for (const h of lab.hosts)
+            assert.equal(lab.ssh(h.name, "test -e /var/lib/nordstack/k3s-token").code, 1, "preflight stopped everything");
+    });
+
+    it("destroy restores the hosts' original sysctl values and leaves nothing of ours", async () => {
+        const d = await timed("lab: destroy", () => labStack.destroy(transcript));
+        assert.equal(d.summary.result, "succeeded");
+        for (const h of lab.hosts) {
             assert.deepEqual(
-                PER_NS.map((k) => live(n, k)),
-                original[n],
+                PER_NS.map((k) => live(h.name, k)),
+                original[h.name],
             );
-        assert.equal(lab.ssh("node1", "test -e /etc/sysctl.d/90-nordstack.conf").code, 1);
+            assert.equal(
+                lab.ssh(
+                    h.name,
+                    "ls /etc/sysctl.d/90-nordstack.conf /etc/security/limits.d/90-nordstack.conf /run/nordstack/iperf3.pid " +
+                        "/var/lib/nordstack/firewall.nft 2>/dev/null",
+                ).stdout,
+                "",
+            );
+            assert.notEqual(lab.ssh(h.name, "nft list table inet nordstack").code, 0, `the firewall table is gone from ${h.name}`);
+        }
     });
 });

@@ -4,9 +4,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
-import { GatewayRoute, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
+import { GatewayRoute, keepalivePool, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
 import {
     freePort,
     hardNofile,
@@ -32,11 +33,16 @@ const dirs: string[] = [];
 let a: Upstream;
 let b: Upstream;
 
-async function gateway(tag: string, extra: Partial<NginxConfInput> = {}, servers?: string[]): Promise<RunningNginx> {
+async function gateway(
+    tag: string,
+    extra: Partial<NginxConfInput> = {},
+    servers?: string[],
+    edit: (conf: string) => string = (c) => c,
+): Promise<RunningNginx> {
     const dir = makePrefix(tag);
     dirs.push(dir);
     const port = await freePort();
-    const conf = renderNginxConf({
+    const rendered = renderNginxConf({
         routes: [INVENTORY],
         namespace: "nordstack",
         serverNames: [HOST],
@@ -46,6 +52,7 @@ async function gateway(tag: string, extra: Partial<NginxConfInput> = {}, servers
         upstreamServers: { inventory: servers ?? [a.address, b.address] },
         ...extra,
     });
+    const conf = edit(rendered);
     const g = await startNginx(dir, conf, port);
     gateways.push(g);
     return g;
@@ -80,12 +87,14 @@ after(async () => {
 });
 
 describe("gateway on loopback (real nginx, two upstream processes)", () => {
-    it("(a) keepalive: 2,000 requests reuse a few dozen upstream connections; without the three lines, one per request", async (t) => {
+    it("(a) keepalive: 2,000 requests reuse a few dozen upstream connections; without the keepalive lines, one per request", async (t) => {
         const run = async (g: RunningNginx) =>
             counted([a, b], () => load({ port: g.port, path: "/api/inventory/items", total: 2000, concurrency: 16 }));
         const withKa = await run(await gateway("ka"));
         const without = await run(await gateway("noka", { keepalive: 0 }));
-        t.diagnostic(`keepalive 64: ${withKa.connections} upstream connections for 2000 requests in ${withKa.result.ms} ms`);
+        t.diagnostic(
+            `keepalive (pool ${keepalivePool({})}): ${withKa.connections} upstream connections for 2000 requests in ${withKa.result.ms} ms`,
+        );
         t.diagnostic(`without: ${without.connections} upstream connections for 2000 requests in ${without.result.ms} ms`);
 
         for (const r of [withKa, without]) {
@@ -158,6 +167,68 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
         }
     });
 
+    it("a POST that reached an upstream is never resent to the other (500 or dropped connection); a GET is, and so is a POST that never connected", async (t) => {
+        const p = await upstream("p");
+        const q = await upstream("q");
+        const g = await gateway("post", {}, [p.address, q.address]);
+        let pKilled = false;
+        // 12 requests one after the other, each on a URL of its own, so every upstream can say which ones it saw.
+        const send = async (method: "GET" | "POST", tag: string, port = g.port) => {
+            const out: { key: string; status: number; seen: [number, number] }[] = [];
+            for (let i = 0; i < 12; i++) {
+                const url = `/api/inventory/orders/${tag}-${i}`;
+                const body = method === "POST" ? JSON.stringify({ order: i }) : undefined;
+                const r = await request({ port, path: url, method, body });
+                out.push({ key: `${method} ${url}`, status: r.status, seen: [0, 0] });
+            }
+            const [ps, qs] = await Promise.all([pKilled ? undefined : p.stats(), q.stats()]);
+            for (const o of out) o.seen = [ps?.byRequest[o.key] ?? 0, qs.byRequest[o.key] ?? 0];
+            return out;
+        };
+        const both = (rs: { seen: [number, number] }[]) => rs.filter((r) => r.seen[0] === 1 && r.seen[1] === 1).length;
+        try {
+            for (const [mode, failStatus] of [
+                ["fail", 500],
+                ["close", 502],
+            ] as const) {
+                await p.setMode(mode);
+                const posts = await send("POST", `post-${mode}`);
+                const gets = await send("GET", `get-${mode}`);
+                const atP = posts.filter((r) => r.seen[0] === 1);
+                t.diagnostic(
+                    `p ${mode}: ${atP.length}/12 POSTs reached p first; client statuses ${JSON.stringify(count(posts.map((r) => String(r.status))))}; ` +
+                        `GETs seen by both: ${both(gets)}, statuses ${JSON.stringify(count(gets.map((r) => String(r.status))))}`,
+                );
+                for (const r of posts) {
+                    assert.equal(r.seen[0] + r.seen[1], 1, `${r.key} reached exactly one upstream, once (seen p/q ${r.seen.join("/")})`);
+                    assert.equal(r.status, r.seen[0] === 1 ? failStatus : 200, `${r.key}: the client gets p's failure, not a resend`);
+                }
+                assert.ok(atP.length >= 3, `round robin sent some POSTs to p first (${atP.length})`);
+                // The same setup does retry idempotent requests: the check above would have seen a resend.
+                assert.ok(both(gets) >= 3, `GETs tried on p were retried on q (${both(gets)})`);
+                assert.deepEqual(count(gets.map((r) => String(r.status))), { 200: 12 });
+            }
+
+            // Counter-proof: with `non_idempotent` nginx does resend the POST, and this test sees it.
+            await p.setMode("fail");
+            const resending = await gateway("post-nonidem", {}, [p.address, q.address], (c) =>
+                c.replace("proxy_next_upstream error timeout http_500;", "proxy_next_upstream error timeout http_500 non_idempotent;"),
+            );
+            const resent = await send("POST", "post-nonidem", resending.port);
+            t.diagnostic(`with non_idempotent: ${both(resent)}/12 POSTs reached both upstreams`);
+            assert.ok(both(resent) >= 3, `non_idempotent resends POSTs to q (${both(resent)})`);
+
+            // A POST that never reached an upstream (connection refused) is safe to send elsewhere, and is.
+            await p.kill();
+            pKilled = true;
+            const refused = await send("POST", "post-refused");
+            assert.deepEqual(count(refused.map((r) => String(r.status))), { 200: 12 }, "every POST answered by q");
+            assert.ok(refused.every((r) => r.seen[1] === 1));
+        } finally {
+            if (!pKilled) await p.kill();
+        }
+    });
+
     it("(c) X-Real-IP and X-Forwarded-For carry the client's address; a spoofed X-Real-IP is replaced", async () => {
         const g = await gateway("headers");
         // 127.0.0.2 as the client, so the header cannot be mistaken for nginx's own address (127.0.0.1).
@@ -223,6 +294,34 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
         const probe = await request({ port: g.port, path: "/healthz", host: "10.42.0.7:80" });
         assert.equal(probe.status, 200);
         assert.equal(probe.body, "ok\n");
+    });
+
+    it("reuseport: 200 client connections spread over both workers, neither holding more than 65 %", async (t) => {
+        /** Established client connections per nginx worker pid, after 200 concurrent keep-alive requests. */
+        const spread = async (g: RunningNginx) => {
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+            try {
+                // /slow/ answers after 300 ms, so the agent really holds 200 connections at once.
+                const rs = await Promise.all(
+                    Array.from({ length: 200 }, (_, i) => request({ port: g.port, path: `/api/inventory/slow/${i}`, agent })),
+                );
+                assert.deepEqual(count(rs.map((r) => String(r.status))), { 200: 200 });
+                const ss = spawnSync("ss", ["-Htnp", "state", "established", `( sport = :${g.port} )`], {
+                    encoding: "utf8",
+                    timeout: 10_000,
+                });
+                assert.equal(ss.status, 0, ss.stderr);
+                return count(ss.stdout.split("\n").flatMap((l) => /users:\(\("nginx",pid=(\d+)/.exec(l)?.[1] ?? []));
+            } finally {
+                agent.destroy();
+            }
+        };
+        const withReuseport = await spread(await gateway("reuseport", { workerProcesses: 2 }));
+        t.diagnostic(`client connections per worker: ${JSON.stringify(Object.values(withReuseport))}`);
+        const perWorker = Object.values(withReuseport);
+        assert.equal(perWorker.length, 2, "both workers hold client connections");
+        assert.equal(perWorker[0] + perWorker[1], 200);
+        assert.ok(Math.max(...perWorker) <= 130, `the kernel's hash spreads them: ${perWorker.join(" / ")}`);
     });
 
     it("worker_rlimit_nofile sets every worker's open-files limit to the tuned value", async () => {

@@ -1,14 +1,21 @@
 // Runs the rendered gateway for real: nginx on 127.0.0.1 in a temporary
 // prefix, in front of upstream processes (upstream.ts), and a small HTTP load
-// client. Everything is bounded in time and stays on loopback.
+// client. Everything is bounded in time and stays on loopback. nginx runs as
+// in its pod (test/helpers/pod-like.ts): the image's nginx user 101:101, no
+// capabilities, read-only root and config, only its two emptyDirs writable.
 import { ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { NginxConfInput } from "../../components/gateway/nginx-conf";
-import type { UpstreamCommand, UpstreamStats } from "./upstream";
+import type { UpstreamCommand, UpstreamMode, UpstreamStats } from "./upstream";
+import { NGINX_RUN_AS } from "../../components/services/security";
+import { configFile, podCommand, PodUser, secretFile, writableDirs } from "../helpers/pod-like";
+
+/** The gateway pod's user (components/gateway/nginx.ts). */
+export const NGINX_POD: PodUser = { uid: NGINX_RUN_AS.runAsUser, gid: NGINX_RUN_AS.runAsGroup };
 
 export const HOST = "api.nordstack.test";
 export const NGINX = "nginx";
@@ -25,11 +32,14 @@ export function freePort(): Promise<number> {
     });
 }
 
-/** A temporary nginx prefix the worker user can enter. */
+/**
+ * A temporary nginx prefix: itself read-only to nginx; `temp` and `run` stand for
+ * the pod's emptyDirs (/var/cache/nginx and /tmp), owned by the pod's user.
+ */
 export function makePrefix(tag: string): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), `nordstack-${tag}-`));
     chmodSync(dir, 0o755);
-    mkdirSync(path.join(dir, "temp"));
+    writableDirs(NGINX_POD, path.join(dir, "temp"), path.join(dir, "run"));
     return dir;
 }
 
@@ -37,17 +47,16 @@ export function removePrefix(dir: string | undefined): void {
     if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Renderer inputs that keep every file nginx writes inside `dir` and listen on loopback. */
+/** Renderer inputs of the pod (no `user`, pid file on the tmp emptyDir), with every path inside `dir` and loopback listeners. */
 export function loopbackPaths(dir: string, port: number): Partial<NginxConfInput> {
     return {
         listenHttp: `127.0.0.1:${port}`,
-        // Debian's nginx user; the official image's `nginx` user does not exist here.
-        user: "www-data",
-        pidPath: path.join(dir, "nginx.pid"),
-        errorLog: path.join(dir, "error.log"),
+        user: "",
+        pidPath: path.join(dir, "run", "nginx.pid"),
+        errorLog: path.join(dir, "run", "error.log"),
         accessLog: "off",
         tempDir: path.join(dir, "temp"),
-        cacheDir: path.join(dir, "cache"),
+        cacheDir: path.join(dir, "temp", "microcache"),
     };
 }
 
@@ -77,18 +86,26 @@ export interface RunningNginx {
     errorLog(): string;
 }
 
-/** Starts nginx in the foreground (`daemon off` is in the rendered conf) and waits for /healthz. */
+/**
+ * Starts nginx in the foreground (`daemon off` is in the rendered conf) as in its pod
+ * (same command line: `-e stderr`), and waits for /healthz. The conf is root's, 0444;
+ * certificate files it names get the Secret volume's root:fsGroup 0440.
+ */
 export async function startNginx(dir: string, conf: string, port: number): Promise<RunningNginx> {
-    const file = path.join(dir, "nginx.conf");
-    writeFileSync(file, conf);
-    // Own process group: stopping it can never leave a worker behind.
-    const child = spawn(NGINX, ["-p", dir, "-c", file], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const file = configFile(path.join(dir, "conf", "nginx.conf"), conf);
+    for (const m of conf.matchAll(/^\s*ssl_certificate(?:_key)? (\S+);$/gm)) secretFile(m[1], NGINX_POD);
+    const [cmd, cmdArgs] = podCommand([NGINX, "-e", "stderr", "-p", dir, "-c", file], NGINX_POD, [
+        path.join(dir, "temp"),
+        path.join(dir, "run"),
+    ]);
+    // Own process group: stopping it can never leave a worker behind. The exec chain keeps the pid: it is nginx's master.
+    const child = spawn(cmd, cmdArgs, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const errorLog = () => {
         try {
-            return readFileSync(path.join(dir, "error.log"), "utf8") + stderr;
+            return readFileSync(path.join(dir, "run", "error.log"), "utf8") + stderr;
         } catch {
             return stderr;
         }
@@ -119,13 +136,13 @@ export interface Upstream {
     port: number;
     address: string;
     stats(): Promise<UpstreamStats>;
-    setMode(mode: "ok" | "fail"): Promise<UpstreamStats>;
+    setMode(mode: UpstreamMode): Promise<UpstreamStats>;
     /** SIGKILL, like a crashed pod; resolves once the process is gone. */
     kill(): Promise<void>;
 }
 
 /** Forks upstream.ts and waits until it listens. */
-export async function startUpstream(id: string, mode: "ok" | "fail" = "ok"): Promise<Upstream> {
+export async function startUpstream(id: string, mode: UpstreamMode = "ok"): Promise<Upstream> {
     const child: ChildProcess = fork(path.join(__dirname, "upstream.ts"), [], {
         execArgv: ["--import", "tsx"],
         env: { ...process.env, UPSTREAM_ID: id, UPSTREAM_MODE: mode },
@@ -172,6 +189,10 @@ export interface Reply {
 export interface RequestOptions {
     port: number;
     path: string;
+    /** Default GET. */
+    method?: string;
+    /** Request body (sent with its Content-Length). */
+    body?: string;
     host?: string;
     headers?: Record<string, string>;
     /** Source address on loopback (127.0.0.0/8), to look like a different client. */
@@ -180,16 +201,17 @@ export interface RequestOptions {
     timeoutMs?: number;
 }
 
-/** One GET to 127.0.0.1. */
+/** One request (GET unless told) to 127.0.0.1. */
 export function request(o: RequestOptions): Promise<Reply> {
     return new Promise((resolve, reject) => {
+        const bodyHeaders = o.body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(o.body) };
         const req = http.request(
             {
                 host: "127.0.0.1",
                 port: o.port,
                 path: o.path,
-                method: "GET",
-                headers: { host: o.host ?? HOST, ...o.headers },
+                method: o.method ?? "GET",
+                headers: { host: o.host ?? HOST, ...bodyHeaders, ...o.headers },
                 localAddress: o.localAddress,
                 agent: o.agent ?? false,
                 timeout: o.timeoutMs ?? 10_000,
@@ -210,9 +232,9 @@ export function request(o: RequestOptions): Promise<Reply> {
                 res.on("error", reject);
             },
         );
-        req.on("timeout", () => req.destroy(new Error(`GET ${o.path} timed out`)));
+        req.on("timeout", () => req.destroy(new Error(`${o.method ?? "GET"} ${o.path} timed out`)));
         req.on("error", reject);
-        req.end();
+        req.end(o.body);
     });
 }
 

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import {
     GatewayRoute,
     NginxConfInput,
+    keepalivePool,
     nginxConfProblems,
     renderNginxConf,
     serviceHost,
@@ -31,7 +32,7 @@ function block(conf: string, header: string): string {
 }
 
 describe("renderNginxConf", () => {
-    it("gives every service one upstream on its cluster DNS name, twice, with keepalive 64 by default", () => {
+    it("gives every service one upstream on its cluster DNS name, twice, with a keepalive pool for 256 concurrent requests by default", () => {
         const conf = renderNginxConf(BASE);
         assert.equal(serviceHost("inventory", "shop"), "inventory.shop.svc.cluster.local");
         assert.equal(upstreamName("pricing-v2"), "backend_pricing_v2");
@@ -43,8 +44,9 @@ describe("renderNginxConf", () => {
             [
                 "server inventory.shop.svc.cluster.local:8080 max_fails=0;",
                 "server inventory.shop.svc.cluster.local:8080 max_fails=0;",
-                "keepalive 64;",
+                "keepalive 256;",
                 "keepalive_requests 10000;",
+                "keepalive_time 1h;",
                 "keepalive_timeout 4s;",
             ],
         );
@@ -86,18 +88,63 @@ describe("renderNginxConf", () => {
             [],
             "nothing added",
         );
-        // Per upstream (two services) the three keepalive directives; per server the two proxy lines and their comment.
-        assert.deepEqual(removed.sort(), [
-            "# Upstream keepalive needs all three: `keepalive` in the upstream, HTTP/1.1 and no `Connection: close`.",
-            "keepalive 64;",
-            "keepalive 64;",
+        const comments = removed.filter((l) => l.startsWith("#"));
+        // Per upstream (two services) the four keepalive directives; per server the two proxy lines.
+        assert.deepEqual(removed.filter((l) => !l.startsWith("#")).sort(), [
+            "keepalive 256;",
+            "keepalive 256;",
             "keepalive_requests 10000;",
             "keepalive_requests 10000;",
+            "keepalive_time 1h;",
+            "keepalive_time 1h;",
             "keepalive_timeout 4s;",
             "keepalive_timeout 4s;",
             "proxy_http_version 1.1;",
             'proxy_set_header Connection "";',
         ]);
+        // The comments explaining them go with them: one line per choice.
+        assert.deepEqual(
+            comments.map((l) => l.split(":")[0]),
+            [
+                "# Upstream connection pools (every upstream below)",
+                "# keepalive 256",
+                "# keepalive_requests 10000",
+                "# keepalive_time 1h",
+                "# keepalive_timeout 4s",
+                "# Upstream keepalive needs all three",
+            ],
+        );
+    });
+
+    it("sizes the keepalive pool from the expected concurrency per worker, the floor (default 64) never undercut", () => {
+        assert.equal(keepalivePool({}), 256, "worker_processes auto: the worker count is unknown, the pool covers all 256");
+        assert.equal(keepalivePool({ expectedConcurrency: 1000 }), 1000);
+        assert.equal(keepalivePool({ expectedConcurrency: 256, workerProcesses: 2 }), 160, "128 per worker + a quarter for the hash");
+        assert.equal(keepalivePool({ expectedConcurrency: 256, workerProcesses: 8 }), 64, "40 per worker: the floor");
+        assert.equal(keepalivePool({ expectedConcurrency: 10, keepalive: 32 }), 32);
+        assert.equal(keepalivePool({ expectedConcurrency: 5000, keepalive: 0 }), 0, "0 still turns keepalive off");
+        const conf = renderNginxConf({ ...BASE, expectedConcurrency: 600, workerProcesses: 3 });
+        assert.match(conf, /^worker_processes 3;$/m);
+        assert.equal(conf.match(/^ {8}keepalive 250;$/gm)?.length, 2, "every upstream gets the worker's whole share");
+        assert.match(conf, /# keepalive 250: idle connections per worker, its share of 600 concurrent requests \(floor 64\)/);
+        assert.deepEqual(nginxConfProblems({ ...BASE, expectedConcurrency: 0 }), [
+            "expectedConcurrency must be an integer from 1 to 1000000, got 0",
+        ]);
+    });
+
+    it("listens with reuseport, once per address (the default server), plain and TLS", () => {
+        const plain = renderNginxConf(BASE);
+        assert.deepEqual(plain.match(/^ +listen .*;$/gm), ["        listen 80 default_server reuseport;", "        listen 80;"]);
+        const tls = renderNginxConf({ ...BASE, tlsCertificatePath: "/t.crt", tlsKeyPath: "/t.key" });
+        assert.deepEqual(
+            tls.match(/^ +listen .*;$/gm)?.map((l) => l.trim()),
+            [
+                "listen 80 default_server reuseport;",
+                "listen 443 ssl http2 default_server reuseport;",
+                "listen 80;",
+                "listen 443 ssl http2;",
+            ],
+        );
     });
 
     it("renders micro-cache with proxy_cache_lock, per-client limit_req, and TLS when asked", () => {
@@ -116,7 +163,7 @@ describe("renderNginxConf", () => {
         assert.equal(conf.match(/limit_req zone=perclient burst=100 nodelay;/g)?.length, 4, "on every route location, not on /healthz");
         assert.match(conf, /listen 443 ssl http2;\n\s+ssl_certificate \/etc\/nginx\/tls\/tls.crt;/);
         assert.match(conf, /return 308 https:\/\/\$host\$request_uri;/);
-        assert.match(conf, /listen 443 ssl http2 default_server;\n\s+ssl_reject_handshake on;/);
+        assert.match(conf, /listen 443 ssl http2 default_server reuseport;\n\s+ssl_reject_handshake on;/);
     });
 
     it("refuses bad input with every problem named", () => {

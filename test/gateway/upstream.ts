@@ -3,7 +3,8 @@
 // 127.0.0.1, counts TCP connections with the `connection` event, echoes the
 // headers it received, and answers the parent's IPC questions.
 //   UPSTREAM_ID    name echoed in every answer
-//   UPSTREAM_MODE  ok (200) or fail (500); changeable at run time over IPC
+//   UPSTREAM_MODE  ok (200), fail (500) or close (drops the connection without an
+//                  answer, like a crash mid-request); changeable at run time over IPC
 //   paths under /slow/ answer after 300 ms (long enough for 100 requests to pile up)
 import * as http from "node:http";
 
@@ -12,18 +13,29 @@ export interface UpstreamStats {
     connections: number;
     requests: number;
     byPath: Record<string, number>;
+    /** Requests by `METHOD url`, counted when the request (body included) has arrived. */
+    byRequest: Record<string, number>;
 }
 
-export type UpstreamCommand = { cmd: "stats" } | { cmd: "mode"; mode: "ok" | "fail" };
+export type UpstreamMode = "ok" | "fail" | "close";
+export type UpstreamCommand = { cmd: "stats" } | { cmd: "mode"; mode: UpstreamMode };
 
 const id = process.env.UPSTREAM_ID ?? "upstream";
-let mode = process.env.UPSTREAM_MODE === "fail" ? "fail" : "ok";
-const stats: UpstreamStats = { id, connections: 0, requests: 0, byPath: {} };
+const MODES: readonly string[] = ["ok", "fail", "close"];
+let mode = (MODES.includes(process.env.UPSTREAM_MODE ?? "") ? process.env.UPSTREAM_MODE : "ok") as UpstreamMode;
+const stats: UpstreamStats = { id, connections: 0, requests: 0, byPath: {}, byRequest: {} };
 
 const server = http.createServer((req, res) => {
     stats.requests++;
     const url = req.url ?? "/";
     stats.byPath[url] = (stats.byPath[url] ?? 0) + 1;
+    const key = `${req.method ?? "?"} ${url}`;
+    req.resume();
+    req.on("end", () => {
+        stats.byRequest[key] = (stats.byRequest[key] ?? 0) + 1;
+        if (mode === "close") req.socket.destroy();
+    });
+    if (mode === "close") return;
     const answer = () => {
         res.statusCode = mode === "fail" ? 500 : 200;
         res.setHeader("content-type", "application/json");
@@ -36,7 +48,7 @@ server.on("connection", () => stats.connections++);
 
 process.on("message", (m: UpstreamCommand) => {
     if (m.cmd === "mode") mode = m.mode;
-    process.send?.({ stats: { ...stats, byPath: { ...stats.byPath } } });
+    process.send?.({ stats: { ...stats, byPath: { ...stats.byPath }, byRequest: { ...stats.byRequest } } });
 });
 // The parent going away (a crashed test run) must not leave this process behind.
 process.on("disconnect", () => process.exit(0));

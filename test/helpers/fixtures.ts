@@ -1,14 +1,19 @@
 // Shared config fixtures for unit tests.
 import { parsePlatformConfig, PlatformConfig } from "../../components/config";
 
+/** A well-formed (fake) ed25519 host key line per test node. */
+export const hostKeyOf = (name: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${Buffer.from(name.padEnd(32, "x")).toString("base64")}`;
+
 export function rawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
     return {
-        sshPrivateKeySecret: true,
+        sshPrivateKey: true,
         gatewayServerNames: ["api.nordstack.example"],
+        // The deploy machine (a documentation address): Pulumi reaches the API through the firewall.
+        apiAllowFrom: ["198.51.100.7/32"],
         nodes: [
-            { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5" },
-            { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6" },
-            { name: "osl-3", role: "agent", host: "203.0.113.13", privateAddress: "10.10.0.7" },
+            { name: "osl-1", role: "server", host: "203.0.113.11", privateAddress: "10.10.0.5", hostKey: hostKeyOf("osl-1") },
+            { name: "osl-2", role: "agent", host: "203.0.113.12", privateAddress: "10.10.0.6", hostKey: hostKeyOf("osl-2") },
+            { name: "osl-3", role: "agent", host: "203.0.113.13", privateAddress: "10.10.0.7", hostKey: hostKeyOf("osl-3") },
         ],
         services: [
             { name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] },
@@ -40,4 +45,9 @@ export function preflightJson(hostname: string, mtu = 1500): string {
         problems: [],
         ok: true,
     });
+}
+
+/** What `firewall.sh confirm` prints on a node that took the rules. */
+export function firewallConfirmJson(changed = true): string {
+    return JSON.stringify({ changed, confirmed: true, hash: "0".repeat(64) });
 }

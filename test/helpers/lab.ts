@@ -67,14 +67,20 @@ export class Lab {
         return h;
     }
 
-    /** Runs a command line on a host over SSH, exactly as a remote.Command would send it. */
-    ssh(name: string, command: string, timeoutMs = 60_000): RunResult {
-        const r = spawnSync("ssh", ["-i", this.keyPath, ...TEST_SSH_OPTIONS, `root@${this.host(name).address}`, command], {
+    /** Runs a command line on a host over SSH, exactly as a remote.Command would send it (with its stdin). */
+    ssh(name: string, command: string, timeoutMs = 60_000, stdin = "", user = "root"): RunResult {
+        const r = spawnSync("ssh", ["-i", this.keyPath, ...TEST_SSH_OPTIONS, `${user}@${this.host(name).address}`, command], {
             encoding: "utf8",
             timeout: timeoutMs,
+            input: stdin,
         });
         if (r.error) throw r.error;
         return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** Runs a rendered node step: its command line, the script on stdin. */
+    step(name: string, step: { command: string; stdin: string }, timeoutMs = 60_000, user = "root"): RunResult {
+        return this.ssh(name, step.command, timeoutMs, step.stdin, user);
     }
 
     /** Like ssh() but throws with stderr when the command fails. */

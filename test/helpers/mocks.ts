@@ -1,6 +1,7 @@
 // Pulumi mocks that record every resource the program registers: type, name,
 // parent, explicit dependencies and the raw (possibly secret) inputs.
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { outputsFor } from "../mesh/fake-outputs";
 
 export interface Recorded {
@@ -55,26 +56,45 @@ export async function valueAndSecret<T>(o: pulumi.Output<T>): Promise<[T, boolea
 
 export type StdoutFor = (args: pulumi.runtime.MockResourceArgs) => string | undefined;
 
+const registered = new Set<string>();
+/** Names of every resource the program sent to the (mock) engine so far, failed ones included. */
+export function registeredNames(): Set<string> {
+    return new Set(registered);
+}
+
 /** Installs mocks; `stdoutFor` supplies what a remote command would print. */
 export function installMocks(stdoutFor: StdoutFor, preview = false): void {
     pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({
-                id: `${args.name}-id`,
-                state: {
-                    ...(args.inputs as Record<string, unknown>),
-                    // Computed outputs of tls, random, Helm and Services, as the providers would return them.
-                    ...outputsFor(args),
-                    ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}),
-                    ...(args.type === "random:index/randomPassword:RandomPassword"
-                        ? { result: `Tok3n${args.name.replace(/[^A-Za-z0-9]/g, "")}` }
-                        : {}),
-                },
-            }),
+            newResource: (args) => {
+                registered.add(args.name);
+                return newResource(args);
+            },
             call: (args) => args.inputs as Record<string, unknown>,
         },
         "nordstack",
         "test",
         preview,
     );
+    function newResource(args: pulumi.runtime.MockResourceArgs) {
+        return {
+            id: `${args.name}-id`,
+            state: {
+                ...(args.inputs as Record<string, unknown>),
+                // Computed outputs of tls, random, Helm and Services, as the providers would return them.
+                ...outputsFor(args),
+                ...(args.type.startsWith("command:") ? { stdout: stdoutFor(args) ?? "", stderr: "" } : {}),
+                ...(args.type === "random:index/randomPassword:RandomPassword" ? { result: mockPassword(args) } : {}),
+            },
+        };
+    }
+}
+
+/** What a RandomPassword yields in these mocks: hex when asked for hex digits only, else a recognisable token. */
+function mockPassword(args: pulumi.runtime.MockResourceArgs): string {
+    const i = args.inputs as { length: number; overrideSpecial?: string; lower?: boolean };
+    if (i.overrideSpecial === "0123456789abcdef" && i.lower === false) {
+        return createHash("sha256").update(args.name).digest("hex").repeat(4).slice(0, i.length);
+    }
+    return `Tok3n${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
 }

@@ -86,7 +86,7 @@ describe("LibvirtGuests graph (mocks)", () => {
     });
 
     it("downloads a base image URL once, before any guest, and deletes it after them", async () => {
-        const { rec } = await build("hu", args({ baseImage: "https://cloud.debian.org/x.qcow2" }));
+        const { rec } = await build("hu", args({ baseImage: "https://cloud.debian.org/x.qcow2", baseImageSha512: "ab".repeat(64) }));
         assert.deepEqual(
             shape(rec).filter((s) => /^\S+ \S+-(domain|base-image) /.test(s)),
             [
@@ -98,7 +98,7 @@ describe("LibvirtGuests graph (mocks)", () => {
         const create = await value(rec.byName("hu-base-image").props.create as pulumi.Input<string>);
         assert.match(
             create,
-            /NORDSTACK_BASE_URL=https:\/\/cloud\.debian\.org\/x\.qcow2 NORDSTACK_BASE_IMAGE=\/var\/lib\/nordstack\/guests\/base-[0-9a-f]{16}\.img/,
+            /NORDSTACK_BASE_URL=https:\/\/cloud\.debian\.org\/x\.qcow2 NORDSTACK_BASE_IMAGE=\/var\/lib\/nordstack\/guests\/base-[0-9a-f]{16}\.img NORDSTACK_BASE_SHA512=(ab){64} /,
         );
         const triggers = await value(rec.byName("hu-base-image").props.triggers as pulumi.Input<string[]>);
         assert.match(triggers[0], /^\/var\/lib\/nordstack\/guests\/base-[0-9a-f]{16}\.img$/, "a new URL replaces the download");

@@ -182,22 +182,24 @@ export class LocalHypervisor {
     }
 
     /** Runs a command line on the hypervisor over SSH, exactly as a remote.Command sends it. */
-    ssh(command: string, timeoutMs = 120_000): RunResult {
+    ssh(command: string, timeoutMs = 120_000, stdin = ""): RunResult {
         const r = spawnSync("ssh", ["-i", this.keyPath, "-p", String(this.sshPort), ...TEST_SSH_OPTIONS, "root@127.0.0.1", command], {
             encoding: "utf8",
             timeout: timeoutMs,
+            input: stdin,
         });
         return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
     }
 
     /** Runs a command on a guest through the hypervisor as jump host, the way the NodeHandle's `proxy` connects. */
-    sshGuest(user: string, address: string, guestKey: string, command: string, timeoutMs = 120_000): RunResult {
+    sshGuest(user: string, address: string, guestKey: string, command: string, stdin = "", timeoutMs = 120_000): RunResult {
         const jump = ["ssh", "-i", this.keyPath, "-p", String(this.sshPort), ...TEST_SSH_OPTIONS, "-W", "%h:%p", "root@127.0.0.1"].join(
             " ",
         );
         const r = spawnSync("ssh", ["-i", guestKey, ...TEST_SSH_OPTIONS, "-o", `ProxyCommand=${jump}`, `${user}@${address}`, command], {
             encoding: "utf8",
             timeout: timeoutMs,
+            input: stdin,
         });
         return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
     }

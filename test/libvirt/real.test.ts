@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { GraphRecorder, value } from "../helpers/mocks";
 import { LocalHypervisor, requireTools, testImage, TestImage } from "./hypervisor";
-import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { preflightEnv } from "../../components/host/preflight";
 import { parsePreflightOutput } from "../../components/host/preflight-checks";
 import { GuestSpec, guestPaths, renderGuestCommands } from "../../components/nodes/libvirt-render";
@@ -29,6 +29,8 @@ interface Rendered {
     create: string;
     delete: string;
     wait: string;
+    guestScript: string;
+    waitScript: string;
     node: NodeHandle;
     connection: types.input.remote.ConnectionArgs;
 }
@@ -70,6 +72,8 @@ async function renderWithComponent(img: TestImage, guestKeyPath: string): Promis
         create: await str(`lvt-${GUEST}-domain`, "create"),
         delete: await str(`lvt-${GUEST}-domain`, "delete"),
         wait: await str(`lvt-${GUEST}-ssh-ready`, "create"),
+        guestScript: await str(`lvt-${GUEST}-domain`, "stdin"),
+        waitScript: await str(`lvt-${GUEST}-ssh-ready`, "stdin"),
         node: c.nodes[0],
         connection: await value(c.nodes[0].connection),
     };
@@ -99,7 +103,7 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
 
     after(() => {
         // A failed run must not leave a guest behind: delete is idempotent.
-        if (r) hv.ssh(r.delete);
+        if (r) hv.ssh(r.delete, 120_000, r.guestScript);
         hv.down();
         if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     });
@@ -113,7 +117,7 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
     });
 
     it("creates the guest over SSH: overlay, seed, domain defined, autostarted, running", () => {
-        const res = hv.ssh(r.create);
+        const res = hv.ssh(r.create, 120_000, r.guestScript);
         assert.equal(res.code, 0, res.stderr);
         const p = guestPaths(hv.storageDir, GUEST);
         assert.ok(existsSync(p.disk) && existsSync(p.seed));
@@ -127,13 +131,13 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
     });
 
     it("is idempotent: creating again changes nothing", () => {
-        const res = hv.ssh(r.create);
+        const res = hv.ssh(r.create, 120_000, r.guestScript);
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stderr, /No change detected/);
     });
 
     it("waits (bounded) until the guest answers on SSH", () => {
-        const res = hv.ssh(r.wait, 200_000);
+        const res = hv.ssh(r.wait, 200_000, r.waitScript);
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stderr, /SSH answers on 10\.197\.0\.10:22 after \d+ s/);
         mark("guest answers SSH");
@@ -143,13 +147,13 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
         const whoami = hv.sshGuest("nordstack", ADDRESS, guestKey, "hostname && id -un");
         assert.equal(whoami.code, 0, whoami.stderr);
         assert.equal(whoami.stdout, `${GUEST}\nnordstack\n`);
-        const cmd = renderScriptCommand({
+        const step = renderNodeStep({
             script: loadNodeScript("preflight.sh"),
             env: preflightEnv(ADDRESS, { requiredModules: ["overlay", "br_netfilter"] }, r.node.privateInterface),
             user: r.node.user,
             timeoutSeconds: 120,
         });
-        const res = hv.sshGuest(r.node.user, ADDRESS, guestKey, cmd);
+        const res = hv.sshGuest(r.node.user, ADDRESS, guestKey, step.command, step.stdin);
         assert.equal(res.code, 0, res.stderr);
         const pf = parsePreflightOutput(GUEST, res.stdout);
         assert.equal(pf.ok, true);
@@ -162,15 +166,15 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
     });
 
     it("deletes the guest, its disk and its seed, and nothing else", () => {
-        const res = hv.ssh(r.delete);
+        const res = hv.ssh(r.delete, 120_000, r.guestScript);
         assert.equal(res.code, 0, res.stderr);
         assert.notEqual(virsh("dominfo", GUEST).status, 0, "domain still defined");
         const p = guestPaths(hv.storageDir, GUEST);
         assert.equal(existsSync(p.disk), false, "disk left");
         assert.equal(existsSync(p.seed), false, "seed left");
         assert.ok(existsSync(img.image), "the base image must survive");
-        assert.equal(hv.ssh(r.delete).code, 0, "delete is idempotent");
-        const wait = hv.ssh(r.wait);
+        assert.equal(hv.ssh(r.delete, 120_000, r.guestScript).code, 0, "delete is idempotent");
+        const wait = hv.ssh(r.wait, 120_000, r.waitScript);
         assert.notEqual(wait.code, 0);
         assert.match(wait.stderr, /domain is missing, not running/, "the SSH wait gives up at once when there is no guest");
         mark("guest deleted");
@@ -195,7 +199,7 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
             kernel: img.kernel,
         };
         const broken = renderGuestCommands(spec, "root", "qemu:///system");
-        const res = hv.ssh(broken.create);
+        const res = hv.ssh(broken.create, 120_000, broken.stdin);
         assert.notEqual(res.code, 0);
         assert.match(res.stderr, /create failed; removing what this run made/);
         assert.notEqual(virsh("dominfo", GUEST).status, 0, "domain still defined");
@@ -209,7 +213,7 @@ describe("LibvirtGuests on a real libvirt (domain type qemu, this machine as hyp
         execFileSync("sh", ["-c", 'printf %s "$1" >"$2"', "sh", foreign, file]);
         assert.equal(virsh("define", file).status, 0);
         try {
-            const res = hv.ssh(r.delete);
+            const res = hv.ssh(r.delete, 120_000, r.guestScript);
             assert.notEqual(res.code, 0);
             assert.match(res.stderr, /was not created by nordstack; refusing to delete it/);
             assert.equal(virsh("dominfo", GUEST).status, 0, "the foreign domain must survive");

@@ -195,21 +195,22 @@ describe("libvirt-render: hypervisor commands", () => {
     it("quotes every value and carries no private key", () => {
         const cmds = renderGuestCommands(spec(), "root", "qemu:///system");
         assert.match(cmds.create, /^timeout -k 10 300 env NORDSTACK_LIBVIRT_URI=qemu:\/\/\/system NORDSTACK_GUEST=osl-1 /);
-        assert.match(cmds.create, / bash -s -- create <<'NORDSTACK_SCRIPT_[0-9a-f]{12}'\n/);
-        assert.match(cmds.delete, / bash -s -- delete <<'/);
+        assert.match(cmds.create, / bash -s -- create$/);
+        assert.match(cmds.delete, / bash -s -- delete$/);
+        assert.match(cmds.stdin, /^#!\/usr\/bin\/env bash\n/, "the script travels on stdin");
         assert.ok(cmds.create.includes(`NORDSTACK_DOMAIN_XML='<domain type='"'"'qemu'"'"'>`));
         assert.doesNotMatch(cmds.create + cmds.delete, /PRIVATE KEY/);
     });
     it("runs through sudo -n for a non-root hypervisor user", () => {
         assert.match(renderGuestCommands(spec(), "ops", "qemu:///system").create, /^sudo -n timeout/);
         assert.match(
-            renderWaitCommand(spec(), "ops", "qemu:///system", 120),
+            renderWaitCommand(spec(), "ops", "qemu:///system", 120).command,
             /^sudo -n timeout -k 10 150 env .*NORDSTACK_GUEST_ADDRESS=10\.197\.0\.10 NORDSTACK_WAIT_SECONDS=120 bash/,
         );
     });
     it("environment round-trips through bash unchanged (multi-line, quotes)", () => {
         const env = guestEnv(spec({ kernel: "/k", kernelArgs: `it's "quoted"` }), "qemu:///system");
-        const cmd = renderBaseImageCommands("https://x/a.img", "/d/base.img", "root"); // shares the quoting path
+        const cmd = renderBaseImageCommands("https://x/a.img", "/d/base.img", "root", { url: "https://x/SHA512SUMS" }); // shares the quoting path
         assert.match(cmd.create, /NORDSTACK_BASE_URL=https:\/\/x\/a\.img NORDSTACK_BASE_IMAGE=\/d\/base\.img/);
         const out = execFileSync(
             "bash",

@@ -32,10 +32,14 @@ export function outputsFor(args: pulumi.runtime.MockResourceArgs): Record<string
             return { certPem: fake.certPem(args.name), validityEndTime: end, validityStartTime: "2026-01-01T00:00:00Z" };
         case "tls:index/certRequest:CertRequest":
             return { certRequestPem: fake.csrPem(args.name) };
-        case "random:index/randomBytes:RandomBytes":
-            return { base64: fake.gossipKey(args.name) };
-        case "random:index/randomUuid:RandomUuid":
-            return { result: fake.uuid };
+        case "random:index/randomPassword:RandomPassword": {
+            // Hex-only passwords (Consul's gossip key and bootstrap token): the fixed fake values, as hex.
+            const i = args.inputs as { length: number; overrideSpecial?: string };
+            if (i.overrideSpecial !== "0123456789abcdef") return {};
+            return {
+                result: i.length === 64 ? Buffer.from(fake.gossipKey(args.name), "base64").toString("hex") : fake.uuid.replace(/-/g, ""),
+            };
+        }
         case "kubernetes:helm.sh/v3:Release": {
             const i = args.inputs as { name: string; namespace: string; version: string };
             return { status: { name: i.name, namespace: i.namespace, version: i.version, status: "deployed" } };

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, value, valueAndSecret } from "../helpers/mocks";
 import { fake, installFakeOutputMocks, mockProvider } from "./fake-outputs";
 import {
+    linkerdCniValues,
     linkerdControlPlaneValues,
     linkerdCrdsValues,
     linkerdHighAvailability,
@@ -23,9 +24,12 @@ describe("Linkerd values (pure)", () => {
             linkerdControlPlaneValues({ trustAnchorPem: ANCHOR, issuerCertPem: ISSUER, issuerKeyPem: KEY, highAvailability: false }),
             {
                 identityTrustAnchorsPEM: ANCHOR,
+                cniEnabled: true,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
                 // No daily call to versioncheck.linkerd.io.
                 disableHeartBeat: true,
+                proxy: { capabilities: { drop: ["ALL"] } },
+                networkValidator: { enableSecurityContext: true },
             },
         );
     });
@@ -44,10 +48,13 @@ describe("Linkerd values (pure)", () => {
         assert.deepEqual(v.proxy, {
             resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } },
             image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy" },
+            capabilities: { drop: ["ALL"] },
         });
         assert.deepEqual(v.proxyInit, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy-init" } });
         assert.deepEqual(v.debugContainer, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/debug" } });
         assert.equal(v.disableHeartBeat, true);
+        assert.deepEqual(linkerdCniValues(undefined, mirror).image, { name: "registry.example.no/proxy/cr.l5d.io/linkerd/cni-plugin" });
+        assert.equal(linkerdCniValues().image, undefined);
     });
 
     it("adds the chart's HA values from 3 nodes on: 3 replicas, anti-affinity, PDBs, a failing webhook policy", () => {
@@ -63,6 +70,11 @@ describe("Linkerd values (pure)", () => {
         assert.equal(ha.highAvailability, true);
         assert.deepEqual(ha.identityResources, { cpu: { limit: "", request: "100m" }, memory: { limit: "250Mi", request: "10Mi" } });
         assert.equal(ha.identityTrustAnchorsPEM, ANCHOR, "HA keeps the PKI");
+        assert.deepEqual(
+            ha.proxy,
+            { resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } }, capabilities: { drop: ["ALL"] } },
+            "HA's proxy resources and the dropped capabilities together",
+        );
     });
 
     it("refuses a PEM of the wrong kind (e.g. the key where the certificate belongs)", () => {
@@ -158,7 +170,9 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                 "nordstack:mesh:Linkerd l1 <- - after []",
                 "kubernetes:core/v1:Namespace l1-namespace <- l1 after []",
                 "kubernetes:helm.sh/v3:Release l1-crds <- l1 after [l1-namespace]",
-                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds]",
+                "kubernetes:core/v1:Namespace l1-cni-namespace <- l1 after []",
+                "kubernetes:helm.sh/v3:Release l1-cni <- l1 after [l1-cni-namespace]",
+                "kubernetes:helm.sh/v3:Release l1-control-plane <- l1 after [l1-namespace,l1-crds,l1-cni]",
             ],
         );
         for (const r of own.slice(1)) assert.equal(providers.get(r.name), provider, `${r.name} uses the cluster's provider`);
@@ -206,6 +220,7 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
         assert.equal(secret, true, "the values carry the issuer's private key");
         assert.deepEqual(small, {
             identityTrustAnchorsPEM: fake.certPem("l4-pki-anchor-cert"),
+            cniEnabled: true,
             identity: {
                 issuer: {
                     scheme: "linkerd.io/tls",
@@ -213,6 +228,8 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                 },
             },
             disableHeartBeat: true,
+            proxy: { capabilities: { drop: ["ALL"] } },
+            networkValidator: { enableSecurityContext: true },
         });
         const [big] = await values("l5", 3);
         assert.equal(big.controllerReplicas, 3);

@@ -56,6 +56,23 @@ describe("lab down", () => {
         assert.equal(existsSync("/tmp/nordstack-lab-test-2"), false);
     });
 
+    it("puts back every kernel-global sysctl a lab host changed (they share this machine's kernel)", () => {
+        const read = (k: string) => execFileSync("sysctl", ["-n", k], { encoding: "utf8" }).trim();
+        const before = { pidMax: read("kernel.pid_max"), fifos: read("fs.protected_fifos") };
+        const lab = Lab.up(1, 2);
+        try {
+            // What `sysctl --system` inside a host did to the machine.
+            lab.run(
+                "node1",
+                `sysctl -qw kernel.pid_max=${Number(before.pidMax) === 65536 ? 65537 : 65536} fs.protected_fifos=${before.fifos === "0" ? 1 : 0}`,
+            );
+            assert.notEqual(read("kernel.pid_max"), before.pidMax, "the change reached the machine");
+        } finally {
+            lab.down();
+        }
+        assert.deepEqual({ pidMax: read("kernel.pid_max"), fifos: read("fs.protected_fifos") }, before);
+    });
+
     it("cleans up after a failed set-up", () => {
         const env = {
             ...process.env,

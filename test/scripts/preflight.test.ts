@@ -4,7 +4,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { Lab } from "../helpers/lab";
-import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { preflightEnv, PreflightArgs } from "../../components/host/preflight";
 import { crossNodeProblems, parsePreflightOutput } from "../../components/host/preflight-checks";
 
@@ -36,9 +36,9 @@ describe("scripts/node/preflight.sh over SSH", () => {
     let lab: Lab;
     const script = loadNodeScript("preflight.sh");
     const preflight = (node: string, a: Omit<PreflightArgs, "node"> = {}, address?: string) =>
-        lab.ssh(
+        lab.step(
             node,
-            renderScriptCommand({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }),
+            renderNodeStep({ script, env: preflightEnv(address ?? lab.host(node).address, a), user: "root", timeoutSeconds: 60 }),
         );
 
     before(() => (lab = Lab.up(2, 4)));
@@ -135,7 +135,7 @@ describe("scripts/node/preflight.sh over SSH", () => {
     });
 
     it("fails clearly without its required input", () => {
-        const r = lab.ssh("node1", renderScriptCommand({ script, env: {}, user: "root" }));
+        const r = lab.step("node1", renderNodeStep({ script, env: {}, user: "root" }));
         assert.equal(r.code, 2);
         assert.match(r.stderr, /NORDSTACK_PRIVATE_ADDRESS is required/);
     });

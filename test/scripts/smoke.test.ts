@@ -2,14 +2,14 @@
 // their veths, judged by the same functions the NetworkSmoke component uses.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { Lab } from "../helpers/lab";
-import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
-import { judgePairs, parseSmokeOutput } from "../../components/smoke/results";
+import { execFileSync, spawn } from "node:child_process";
+import { Lab, TEST_SSH_OPTIONS } from "../helpers/lab";
+import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
+import { parseSmokeOutput } from "../../components/smoke/results";
 
-// Retransmits on veths track this machine's CPU load (other tests, builds), not the
-// link, so these tests judge throughput and MTU; retransmit limits are unit-tested.
-const T = { minGbps: 0.5, minLinkFraction: 0, maxRetransmits: 1e9 };
+// The default thresholds, but a floor this shared 2-core machine always clears: the
+// retransmit verdict is the real one (a rate, not a count), judged by the script itself.
+const MIN_GBPS = "0.5";
 
 describe("network smoke scripts over SSH (real iperf3, real namespaces)", () => {
     let lab: Lab;
@@ -17,86 +17,115 @@ describe("network smoke scripts over SSH (real iperf3, real namespaces)", () => 
     const smoke = loadNodeScript("net-smoke.sh");
     const addr = (n: string) => lab.host(n).address;
     const startServer = (n: string) =>
-        lab.ssh(
+        lab.step(
             n,
-            renderScriptCommand({
+            renderNodeStep({
                 script: server,
                 args: ["start"],
-                env: { NORDSTACK_IPERF_BIND: addr(n), NORDSTACK_IPERF_LIFETIME: "120" },
+                env: { NORDSTACK_IPERF_BIND: addr(n), NORDSTACK_IPERF_LIFETIME: "300" },
                 user: "root",
             }),
         );
-    const stopServer = (n: string) => lab.ssh(n, renderScriptCommand({ script: server, args: ["stop"], user: "root" }));
-    const runSmoke = (from: string, to: string[]) =>
-        lab.ssh(
-            from,
-            renderScriptCommand({
-                script: smoke,
-                env: {
-                    NORDSTACK_PEERS: to.map((t) => `${t}=${addr(t)}`).join(" "),
-                    NORDSTACK_EXPECTED_MTU: "1500",
-                    NORDSTACK_IPERF_DURATION: "2",
-                },
-                user: "root",
-                timeoutSeconds: 120,
-            }),
-            150_000,
+    const stopServer = (n: string) => lab.step(n, renderNodeStep({ script: server, args: ["stop"], user: "root" }));
+    const pairStep = (from: string, to: string, over: Record<string, string> = {}) =>
+        renderNodeStep({
+            script: smoke,
+            env: {
+                NORDSTACK_SELF_NAME: from,
+                NORDSTACK_PEER_NAME: to,
+                NORDSTACK_PEER_ADDRESS: addr(to),
+                NORDSTACK_EXPECTED_MTU: "1500",
+                NORDSTACK_MIN_GBPS: MIN_GBPS,
+                NORDSTACK_MAX_RETRANSMIT_RATE: "0.01",
+                NORDSTACK_IPERF_DURATION: "2",
+                ...over,
+            },
+            user: "root",
+            timeoutSeconds: 120,
+        });
+    const runPair = (from: string, to: string, over: Record<string, string> = {}) => lab.step(from, pairStep(from, to, over), 150_000);
+    /** Runs several pairs at once over SSH, as one round's steps run in parallel. */
+    const runRound = async (pairs: [string, string][]) =>
+        Promise.all(
+            pairs.map(
+                ([from, to]) =>
+                    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+                        const step = pairStep(from, to);
+                        const child = spawn("ssh", ["-i", lab.keyPath, ...TEST_SSH_OPTIONS, `root@${addr(from)}`, step.command]);
+                        let stdout = "";
+                        let stderr = "";
+                        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+                        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+                        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+                        child.stdin.end(step.stdin);
+                    }),
+            ),
         );
     const iperfProcs = (n: string) =>
         execFileSync("ip", ["netns", "pids", lab.host(n).netns], { encoding: "utf8" })
             .split("\n")
             .filter((pid) => pid && /iperf3/.test(execFileSync("cat", [`/proc/${pid}/comm`], { encoding: "utf8" }).trim()));
 
-    before(() => (lab = Lab.up(3, 7)));
+    before(() => {
+        lab = Lab.up(4, 7);
+        for (const n of ["node1", "node2", "node3", "node4"]) assert.equal(startServer(n).code, 0);
+    });
     after(() => {
-        for (const n of ["node1", "node2", "node3"]) stopServer(n);
+        for (const n of ["node1", "node2", "node3", "node4"]) stopServer(n);
         lab?.down();
     });
 
-    it("measures real throughput between two hosts and reports it per pair", () => {
-        assert.equal(startServer("node2").code, 0);
+    it("measures a healthy pair and passes it on the retransmit rate, not the count", () => {
         assert.equal(iperfProcs("node2").length, 1, "one iperf3 server, in node2 only");
-        const r = runSmoke("node1", ["node2"]);
+        const r = runPair("node1", "node2");
         assert.equal(r.code, 0, r.stderr);
         const [pair] = parseSmokeOutput(r.stdout);
-        assert.equal(pair.from, "node1");
-        assert.equal(pair.to, "node2");
-        assert.equal(pair.pathMtu, 1500);
+        assert.deepEqual([pair.from, pair.to, pair.pathMtu], ["node1", "node2", 1500]);
         assert.ok(pair.gbps > 0.5, `veth throughput ${pair.gbps} Gbit/s`);
-        assert.deepEqual(judgePairs([pair], T, { node1: 1500, node2: 1500 }), []);
-        console.log(`# measured node1 -> node2: ${pair.gbps} Gbit/s, ${pair.retransmits} retransmits`);
+        assert.ok(pair.segments > 10000, `segments sent ${pair.segments}`);
+        assert.ok(pair.retransmitRate <= 0.01, `retransmit rate ${pair.retransmitRate}`);
+        assert.equal(pair.retransmitRate, Math.round((pair.retransmits / pair.segments) * 1e6) / 1e6);
+        console.log(`# node1 -> node2: ${pair.gbps} Gbit/s, ${pair.retransmits} retransmits of ${pair.segments} segments`);
     });
 
-    it("fails a threshold above what the link can do, naming the pair and both figures", () => {
-        const [pair] = parseSmokeOutput(runSmoke("node1", ["node2"]).stdout);
-        const problems = judgePairs([pair], { ...T, minGbps: 400 }, { node1: 1500, node2: 1500 });
-        assert.equal(problems.length, 1);
-        assert.match(problems[0], new RegExp(`^node1 -> node2: ${pair.gbps} Gbit/s, required 400 Gbit/s`));
+    it("fails a threshold above what the link can do, naming the pair and both figures, and still prints the row", () => {
+        const r = runPair("node1", "node2", { NORDSTACK_MIN_GBPS: "400" });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /network smoke test node1 -> node2 \(10\.198\.7\.\d+\) failed: [\d.]+ Gbit\/s, required 400 Gbit\/s/);
+        assert.equal(parseSmokeOutput(r.stdout).length, 1);
     });
 
-    it("detects and names a pair of hosts whose interfaces have mismatched MTUs", () => {
-        assert.equal(startServer("node3").code, 0);
+    it("fails a pair whose far end has a 1400-byte MTU, naming the path MTU and the interfaces' MTU", () => {
         lab.netns("node3", "ip", "link", "set", "eth0", "mtu", "1400");
         try {
-            const r = runSmoke("node1", ["node2", "node3"]);
-            assert.equal(r.code, 0, r.stderr);
-            const pairs = parseSmokeOutput(r.stdout);
-            assert.deepEqual(
-                pairs.map((p) => [p.to, p.pathMtu === 1500]),
-                [
-                    ["node2", true],
-                    ["node3", false],
-                ],
-            );
-            const problems = judgePairs(pairs, T, { node1: 1500, node2: 1500, node3: 1400 });
-            assert.ok(problems.length >= 1, "the mismatch is reported");
-            assert.ok(
-                problems.every((m) => m.startsWith("node1 -> node3: ")),
-                problems.join("\n"),
-            );
-            assert.ok(problems.some((m) => /MTU mismatch: node1 has 1500, node3 has 1400/.test(m)));
+            const r = runPair("node1", "node3");
+            assert.equal(r.code, 1, r.stdout);
+            assert.match(r.stderr, /node1 -> node3 .* failed: .*path MTU 14\d\d, expected 1500 \(the private interfaces' MTU\)/);
+            assert.ok(parseSmokeOutput(r.stdout)[0].pathMtu < 1500);
         } finally {
             lab.netns("node3", "ip", "link", "set", "eth0", "mtu", "1500");
+        }
+    });
+
+    it("runs a round's disjoint pairs in parallel: both pass, and a 1400-byte MTU host is still found", async () => {
+        const round = await runRound([
+            ["node1", "node2"],
+            ["node3", "node4"],
+        ]);
+        for (const r of round) assert.equal(r.code, 0, r.stderr);
+        const [a, b] = round.map((r) => parseSmokeOutput(r.stdout)[0]);
+        console.log(`# parallel round: ${a.gbps} and ${b.gbps} Gbit/s, retransmit rates ${a.retransmitRate} and ${b.retransmitRate}`);
+        lab.netns("node4", "ip", "link", "set", "eth0", "mtu", "1400");
+        try {
+            const [ok, bad] = await runRound([
+                ["node1", "node2"],
+                ["node3", "node4"],
+            ]);
+            assert.equal(ok.code, 0, ok.stderr);
+            assert.equal(bad.code, 1);
+            assert.match(bad.stderr, /node3 -> node4 .* path MTU 14\d\d/);
+        } finally {
+            lab.netns("node4", "ip", "link", "set", "eth0", "mtu", "1500");
         }
     });
 
@@ -108,21 +137,23 @@ describe("network smoke scripts over SSH (real iperf3, real namespaces)", () => 
         assert.ok(sshdPid, "node3's sshd");
         execFileSync("nsenter", ["-t", sshdPid, "-m", "mount", "--bind", "/dev/null", "/usr/bin/iperf3"]);
         try {
-            const r = runSmoke("node3", ["node1"]);
+            const r = runPair("node3", "node1");
             assert.equal(r.code, 1);
             assert.match(r.stderr, /iperf3 is not installed on node3; install it \(apt-get install iperf3\) or set smokeMode: never/);
-            const s = lab.ssh(
+            stopServer("node3");
+            const s = lab.step(
                 "node3",
-                renderScriptCommand({ script: server, args: ["start"], env: { NORDSTACK_IPERF_BIND: addr("node3") }, user: "root" }),
+                renderNodeStep({ script: server, args: ["start"], env: { NORDSTACK_IPERF_BIND: addr("node3") }, user: "root" }),
             );
             assert.match(s.stderr, /iperf3 is not installed on node3/);
         } finally {
             execFileSync("nsenter", ["-t", sshdPid, "-m", "umount", "/usr/bin/iperf3"]);
+            startServer("node3");
         }
     });
 
     it("removes what it started", () => {
-        for (const n of ["node2", "node3"]) {
+        for (const n of ["node2", "node3", "node4"]) {
             assert.equal(stopServer(n).code, 0);
             assert.deepEqual(iperfProcs(n), [], `no iperf3 left on ${n}`);
             assert.equal(lab.ssh(n, "test -e /run/nordstack/iperf3.pid").code, 1);

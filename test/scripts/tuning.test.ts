@@ -3,7 +3,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { globalSysctl, Lab } from "../helpers/lab";
-import { loadNodeScript, renderScriptCommand } from "../../components/host/remote-script";
+import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { tuningEnv } from "../../components/host/tuning";
 import { DEFAULT_SYSCTLS, DEFAULT_FLOOR_KEYS } from "../../components/config";
 
@@ -17,9 +17,9 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
     const fileMax = globalSysctl("fs.file-max");
 
     const apply = (node: string, sysctls: Record<string, string> = { ...DEFAULT_SYSCTLS }, nofile = NOFILE) =>
-        lab.ssh(
+        lab.step(
             node,
-            renderScriptCommand({
+            renderNodeStep({
                 script,
                 args: ["apply"],
                 env: tuningEnv(sysctls, [...DEFAULT_FLOOR_KEYS], nofile),
@@ -27,7 +27,7 @@ describe("scripts/node/host-tuning.sh over SSH", () => {
                 timeoutSeconds: 60,
             }),
         );
-    const revert = (node: string) => lab.ssh(node, renderScriptCommand({ script, args: ["revert"], user: "root", timeoutSeconds: 60 }));
+    const revert = (node: string) => lab.step(node, renderNodeStep({ script, args: ["revert"], user: "root", timeoutSeconds: 60 }));
     const live = (node: string, key: string) => lab.run(node, `sysctl -n ${key}`).trim().replace(/\s+/g, " ");
     const setFileMax = (v: number) => lab.run("node1", `sysctl -qw fs.file-max=${v}`);
     const result = (stdout: string) =>

@@ -119,6 +119,7 @@ describe("Workloads graph (mocks)", () => {
         assert.deepEqual(shape, [
             "nordstack:services:Workloads w1 <- -",
             "kubernetes:core/v1:Namespace w1-namespace <- w1",
+            "kubernetes:core/v1:Namespace w1-gateway-namespace <- w1",
             ...datastore("Postgres", "inventory-postgres"),
             ...service("inventory"),
             ...datastore("Redis", "pricing-redis"),
@@ -127,6 +128,14 @@ describe("Workloads graph (mocks)", () => {
             "kubernetes:core/v1:ConfigMap w1-gateway-conf <- w1-gateway",
             "kubernetes:apps/v1:Deployment w1-gateway <- w1-gateway",
             "kubernetes:policy/v1:PodDisruptionBudget w1-gateway-pdb <- w1-gateway",
+            ...["nordstack-default-deny", "nordstack-dns", "nordstack-linkerd"].map(
+                (p) => `kubernetes:networking.k8s.io/v1:NetworkPolicy w1-netpol-${p} <- w1`,
+            ),
+            ...["nordstack-default-deny", "nordstack-dns", "nordstack-linkerd", "gateway-ingress-egress"].map(
+                (p) => `kubernetes:networking.k8s.io/v1:NetworkPolicy w1-gateway-netpol-${p} <- w1`,
+            ),
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy w1-netpol-inventory-ingress-egress <- w1",
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy w1-netpol-pricing-ingress-egress <- w1",
         ]);
     });
 
@@ -140,7 +149,7 @@ describe("Workloads graph (mocks)", () => {
             "kubernetes:networking.k8s.io/v1:NetworkPolicy",
             "random:index/randomPassword:RandomPassword",
         ]) {
-            assert.equal(rec.ofType(type).length, 4, `${type}: one per datastore`);
+            assert.equal(rec.ofType(type).filter((r) => !r.name.includes("-netpol-")).length, 4, `${type}: one per datastore`);
         }
         const sets = rec.ofType("kubernetes:apps/v1:StatefulSet");
         const seen = new Set<string>();
@@ -235,7 +244,7 @@ describe("Workloads graph (mocks)", () => {
     it("NetworkPolicies select exactly the datastore's pods and admit exactly its owner's", async () => {
         const { rec } = await build("w5", TWO_EACH);
         const templates = await podTemplates(rec);
-        for (const np of rec.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy")) {
+        for (const np of rec.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").filter((r) => r.name.endsWith("-policy"))) {
             const p = await props<NetworkPolicy>(np);
             const inst = p.metadata.name.replace(/-owner-only$/, "");
             const owner = inst.replace(/-(postgres|redis)$/, "");
@@ -291,7 +300,8 @@ describe("Workloads graph (mocks)", () => {
             { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: d.spec.selector.matchLabels } },
         ]);
         assert.equal(d.spec.template.metadata.annotations["linkerd.io/inject"], "enabled");
-        assert.equal(d.spec.template.metadata.annotations["config.linkerd.io/skip-inbound-ports"], "80");
+        assert.equal(d.spec.template.metadata.annotations["config.linkerd.io/skip-inbound-ports"], "8080");
+        assert.equal(d.metadata.namespace, "nordstack-gateway");
         const c = d.spec.template.spec.containers[0];
         assert.equal(c.image, "docker.io/library/nginx:1.28.0-alpine");
         assert.deepEqual(c.readinessProbe.httpGet, { path: "/healthz", port: "http" });
@@ -304,8 +314,14 @@ describe("Workloads graph (mocks)", () => {
                 serverNames: ["api.cool-client.no"],
                 keepalive: 128,
                 microCacheSeconds: 1,
+                listenHttp: "8080",
+                listenHttps: "8443",
+                user: "",
+                pidPath: "/tmp/nginx.pid",
             }),
         );
+        assert.doesNotMatch(conf, /^user /m, "an unprivileged master has no user to switch to");
+        assert.match(conf, /^ {8}listen 8080;$/m);
         assert.match(conf, /server inventory\.nordstack\.svc\.cluster\.local:8080 max_fails=0;/);
         assert.equal(await value(workloads.gateway.conf), conf);
         assert.deepEqual(await value(workloads.endpoints), {
@@ -376,6 +392,7 @@ describe("Workloads graph (mocks)", () => {
                 .map((x) => x.split("::")[1])
                 .sort(),
             [
+                "w10-netpol-search-ingress-egress",
                 "w10-search",
                 "w10-search",
                 "w10-search-redis",

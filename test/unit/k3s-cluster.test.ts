@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
-import { config, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 
 const KUBECONFIG = readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
@@ -15,11 +15,18 @@ before(() =>
         if (m) return preflightJson(m[1], 1500);
         if (args.name.endsWith("-kubeconfig")) return KUBECONFIG;
         if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         return undefined;
     }),
 );
 
-const node = (name: string, role: string, i: number) => ({ name, role, host: `203.0.113.${i}`, privateAddress: `10.10.0.${i}` });
+const node = (name: string, role: string, i: number) => ({
+    name,
+    role,
+    host: `203.0.113.${i}`,
+    privateAddress: `10.10.0.${i}`,
+    hostKey: hostKeyOf(name),
+});
 const oneServer = () => [node("s1", "server", 1), node("a1", "agent", 11), node("a2", "agent", 12)];
 const threeServers = () => [
     node("s1", "server", 1),
@@ -43,6 +50,7 @@ describe("k3s Cluster graph (mocks)", () => {
         const { rec } = await build("c1", config({ nodes: oneServer() }));
         const k3s = rec.resources.filter((r) => r.parent === "c1-k3s").map((r) => `${r.type} ${r.name}`);
         const chain = (n: string) => [
+            `nordstack:host:SecretFile c1-k3s-token-${n}`,
             `command:remote:Command c1-k3s-prepare-${n}`,
             `command:remote:Command c1-k3s-install-${n}`,
             `command:remote:Command c1-k3s-ready-${n}`,
@@ -56,8 +64,10 @@ describe("k3s Cluster graph (mocks)", () => {
             "pulumi:providers:kubernetes c1-k3s-provider",
         ]);
         assert.equal(rec.byName("c1-k3s").parent, "c1");
-        assert.deepEqual(rec.byName("c1-k3s").dependsOn, []);
+        assert.equal(rec.byName("c1-k3s-token-a1-write").parent, "c1-k3s-token-a1");
         const s1 = await cmd(rec, "c1-k3s-install-s1");
+        assert.match(s1, / bash -s -- install$/, "the script travels on stdin, not in the command line");
+        assert.match(String(rec.byName("c1-k3s-install-s1").props.stdin), /^#!\/usr\/bin\/env bash\n# nordstack k3s on one node/);
         assert.match(s1, /NORDSTACK_K3S_ROLE=server-init /);
         assert.doesNotMatch(s1, /cluster-init: true/);
         assert.match(s1, /flannel-iface: eth1/);
@@ -73,54 +83,83 @@ describe("k3s Cluster graph (mocks)", () => {
         const { rec } = await build("c2", config({ nodes: threeServers() }));
         assert.match(await cmd(rec, "c2-k3s-install-s1"), /cluster-init: true/);
         assert.match(await cmd(rec, "c2-k3s-install-s2"), /NORDSTACK_K3S_ROLE=server-join [\s\S]*server: https:\/\/10.10.0.1:6443/);
-        // Each node waits for the previous one to be Ready: servers first, then agents.
-        const order = ["s1", "s2", "s3", "a1", "a2"];
-        for (let i = 1; i < order.length; i++) {
-            assert.deepEqual(rec.byName(`c2-k3s-prepare-${order[i]}`).dependsOn, [`c2-k3s-ready-${order[i - 1]}`, "c2-k3s-install-s1"]);
-            assert.deepEqual(rec.byName(`c2-k3s-install-${order[i]}`).dependsOn, [`c2-k3s-prepare-${order[i]}`]);
-            assert.deepEqual(rec.byName(`c2-k3s-ready-${order[i]}`).dependsOn, [`c2-k3s-install-${order[i]}`]);
+        // Servers one at a time, each Ready before the next (etcd membership changes are serial).
+        for (const [prev, n] of [
+            ["s1", "s2"],
+            ["s2", "s3"],
+        ]) {
+            assert.deepEqual(rec.byName(`c2-k3s-prepare-${n}`).dependsOn, [`c2-k3s-ready-${prev}`, "c2-k3s-install-s1"]);
+            assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`]);
+            assert.deepEqual(rec.byName(`c2-k3s-ready-${n}`).dependsOn, [`c2-k3s-install-${n}`]);
         }
+        // Agents: all of them once the last server is Ready, in parallel (2 agents, concurrency 2).
+        for (const n of ["a1", "a2"]) {
+            assert.deepEqual(rec.byName(`c2-k3s-prepare-${n}`).dependsOn, ["c2-k3s-ready-s3"]);
+            assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`]);
+        }
+        // After every node's firewall (confirmed over a fresh connection) and tuning.
         assert.deepEqual(rec.byName("c2-k3s-prepare-s1").dependsOn.sort(), [
+            "c2-firewall-a1-confirm",
+            "c2-firewall-a2-confirm",
+            "c2-firewall-s1-confirm",
+            "c2-firewall-s2-confirm",
+            "c2-firewall-s3-confirm",
             "c2-tuning-a1-sysctl",
             "c2-tuning-a2-sysctl",
             "c2-tuning-s1-sysctl",
             "c2-tuning-s2-sysctl",
             "c2-tuning-s3-sysctl",
         ]);
-        assert.deepEqual(rec.byName("c2-k3s-kubeconfig").dependsOn, ["c2-k3s-ready-a2"]);
+        assert.deepEqual(rec.byName("c2-k3s-kubeconfig").dependsOn, ["c2-k3s-ready-s3"]);
+    });
+
+    it("agents install at most k3sJoinConcurrency at once; upgrades take k3sUpgradeBatch slots", async () => {
+        const agents = [1, 2, 3, 4, 5].map((i) => node(`a${i}`, "agent", 10 + i));
+        const { rec } = await build(
+            "c9",
+            config({ nodes: [node("s1", "server", 1), ...agents], k3sJoinConcurrency: 2, k3sUpgradeBatch: 3 }),
+        );
+        assert.deepEqual(rec.byName("c9-k3s-install-a1").dependsOn, ["c9-k3s-prepare-a1", "c9-k3s-token-a1"]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a2").dependsOn, ["c9-k3s-prepare-a2", "c9-k3s-token-a2"]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a3").dependsOn, ["c9-k3s-prepare-a3", "c9-k3s-token-a3", "c9-k3s-install-a1"]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a5").dependsOn, ["c9-k3s-prepare-a5", "c9-k3s-token-a5", "c9-k3s-install-a3"]);
+        assert.match(await cmd(rec, "c9-k3s-prepare-a4"), /NORDSTACK_UPGRADE_SLOTS=3 /);
+        assert.match(await cmd(rec, "c9-k3s-prepare-s1"), /NORDSTACK_UPGRADE_SLOTS=1 /, "servers upgrade one at a time");
     });
 
     it("membership steps run on the first server: prepare drains, ready uncordons, delete drains and removes", async () => {
         const { rec } = await build("c3", config({ nodes: oneServer() }));
         const conn = await value(rec.byName("c3-k3s-ready-a2").props.connection as pulumi.Output<{ host: string }>);
         assert.equal(conn.host, "203.0.113.1");
-        assert.match(await cmd(rec, "c3-k3s-prepare-a2"), /bash -s -- prepare a2 <</);
-        assert.match(await cmd(rec, "c3-k3s-ready-a2"), /bash -s -- ready a2 <</);
-        assert.match(await cmd(rec, "c3-k3s-ready-a2", "delete"), /bash -s -- remove a2 <</);
+        assert.match(await cmd(rec, "c3-k3s-prepare-a2"), /bash -s -- prepare a2$/);
+        assert.match(await cmd(rec, "c3-k3s-ready-a2"), /bash -s -- ready a2$/);
+        assert.match(await cmd(rec, "c3-k3s-ready-a2", "delete"), /bash -s -- remove a2$/);
+        assert.match(String(rec.byName("c3-k3s-ready-a2").props.stdin), /# nordstack cluster membership/);
         assert.equal(rec.byName("c3-k3s-ready-s1").props.delete, undefined, "the first server is not drained out of its own cluster");
-        assert.match(
-            await cmd(rec, "c3-k3s-install-a2", "delete"),
-            /bash -s -- <<'NORDSTACK_SCRIPT_[0-9a-f]+'\n#!\/usr\/bin\/env bash\n# nordstack k3s removal/,
-        );
+        assert.match(await cmd(rec, "c3-k3s-install-a2", "delete"), /bash -s -- uninstall$/);
     });
 
-    it("keeps the token secret: only on stdin, never in a command line; kubeconfig secret and rewritten", async () => {
+    it("keeps the token secret: only on the token step's stdin, never in a command line or log; kubeconfig secret and rewritten", async () => {
         const { platform, rec } = await build("c4", config({ nodes: oneServer() }));
         const token = "Tok3nc4k3stoken";
         for (const c of rec.ofType("command:remote:Command")) {
-            for (const f of ["create", "update", "delete"]) {
+            for (const f of ["create", "update", "delete", ...(c.name.includes("-token-") ? [] : ["stdin"])]) {
                 const text = c.props[f] === undefined ? "" : await value(c.props[f] as pulumi.Input<string>);
                 assert.ok(!text.includes(token), `${c.name}.${f} leaks the token`);
             }
         }
-        const [stdin, secret] = await valueAndSecret(pulumi.output(rec.byName("c4-k3s-install-a1").props.stdin as pulumi.Output<string>));
+        const write = rec.byName("c4-k3s-token-a1-write");
+        const [stdin, secret] = await valueAndSecret(pulumi.output(write.props.stdin as pulumi.Output<string>));
         assert.equal(stdin, `${token}\n`);
         assert.equal(secret, true);
+        assert.equal(write.props.logging, "none");
+        assert.match(await cmd(rec, "c4-k3s-token-a1-write"), /^sh -c .*nordstack-secret-file \/var\/lib\/nordstack\/k3s-token$/);
+        assert.equal(rec.byName("c4-k3s-kubeconfig").props.logging, "none", "its stdout is the admin credential");
         const [kc, kcSecret] = await valueAndSecret(platform.cluster!.kubeconfig);
         assert.equal(kcSecret, true);
         assert.match(kc, /server: https:\/\/203.0.113.1:6443/);
         assert.match(kc, /current-context: nordstack-c4-k3s/);
-        assert.equal(await value(platform.cluster!.overlayMtu), 1450);
+        assert.equal(platform.cluster!.overlayMtu, 1450);
     });
 
     it("wireguard-native lowers the overlay MTU by 80 and a k3sApiHost goes into SANs and the kubeconfig", async () => {
@@ -128,7 +167,7 @@ describe("k3s Cluster graph (mocks)", () => {
             "c5",
             config({ nodes: oneServer(), k3sFlannelBackend: "wireguard-native", k3sApiHost: "api.example.no" }),
         );
-        assert.equal(await value(platform.cluster!.overlayMtu), 1420);
+        assert.equal(platform.cluster!.overlayMtu, 1420);
         const s1 = await cmd(rec, "c5-k3s-install-s1");
         assert.match(s1, /flannel-backend: wireguard-native/);
         assert.match(s1, /tls-san:\n {2}- 10.10.0.1\n {2}- 203.0.113.1\n {2}- api.example.no/);
@@ -156,7 +195,9 @@ describe("k3s Cluster graph (mocks)", () => {
                 "update re-runs the installer",
             );
         }
-        assert.deepEqual(b.rec.byName("c6-k3s-kubeconfig").props.triggers, ["v1.32.3+k3s1"]);
+        const triggers = b.rec.byName("c6-k3s-kubeconfig").props.triggers as unknown[];
+        assert.equal(triggers[0], "v1.32.3+k3s1");
+        assert.equal(triggers.length, 2, "re-read when the first server's k3s is (re)installed, not on every run");
     });
 
     it("adding an agent adds only its resources; the others keep their names", async () => {
@@ -167,9 +208,14 @@ describe("k3s Cluster graph (mocks)", () => {
             [],
         );
         assert.deepEqual(big.filter((n) => !small.includes(n)).sort(), [
+            "c7-firewall-a3",
+            "c7-firewall-a3-confirm",
+            "c7-firewall-a3-rules",
             "c7-k3s-install-a3",
             "c7-k3s-prepare-a3",
             "c7-k3s-ready-a3",
+            "c7-k3s-token-a3",
+            "c7-k3s-token-a3-write",
             "c7-preflight-a3",
             "c7-preflight-a3-check",
             "c7-tuning-a3",

@@ -4,8 +4,6 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { apiUrl, overlayMtu, renderK3sConfig, rewriteKubeconfig, TOKEN_FILE } from "../../components/k3s/render";
-import { renderScriptCommand } from "../../components/host/remote-script";
-import { execFileSync } from "node:child_process";
 
 const base = { nodeName: "osl-1", nodeIp: "10.10.0.5", flannelIface: "eth1", flannelBackend: "vxlan" as const, embeddedEtcd: false };
 
@@ -25,7 +23,7 @@ describe("overlayMtu", () => {
 });
 
 describe("renderK3sConfig", () => {
-    it("first server of an HA cluster: cluster-init, private IPs, SANs, no traefik, encryption, 0600", () => {
+    it("first server of an HA cluster: cluster-init, private IPs, SANs, no traefik or servicelb, encryption, 0600", () => {
         const cfg = parse(
             renderK3sConfig({
                 ...base,
@@ -46,7 +44,7 @@ describe("renderK3sConfig", () => {
             "cluster-init": true,
             "advertise-address": "10.10.0.5",
             "tls-san": ["10.10.0.5", "203.0.113.11", "api.example.no"],
-            disable: ["traefik"],
+            disable: ["traefik", "servicelb"],
             "secrets-encryption": true,
             "write-kubeconfig-mode": "0600",
             "flannel-backend": "vxlan",
@@ -98,18 +96,5 @@ describe("rewriteKubeconfig", () => {
     it("brackets IPv6 API hosts", () => {
         assert.equal(apiUrl("2001:db8::1"), "https://[2001:db8::1]:6443");
         assert.equal(apiUrl("api.example.no"), "https://api.example.no:6443");
-    });
-});
-
-describe("renderScriptCommand with a secret on stdin", () => {
-    it("keeps stdin for the secret and the secret out of the command line", () => {
-        const script = 'set -eu\nIFS= read -r s <&"$NORDSTACK_SECRET_FD"\nprintf "%s:%s:%s\\n" "$1" "${#s}" "$MODE"\n';
-        const cmd = renderScriptCommand({ script, args: ["apply"], env: { MODE: "x y" }, user: "root", secretOnStdin: true });
-        assert.ok(!cmd.includes("<<"), "no here-document: stdin is the secret's");
-        const out = execFileSync("sh", ["-c", cmd], { input: "s3cretToken\n", encoding: "utf8" });
-        assert.equal(out, "apply:11:x y\n");
-        assert.ok(
-            renderScriptCommand({ script, user: "debian", secretOnStdin: true }).startsWith("sudo -n env NORDSTACK_SECRET_FD=0 bash -c "),
-        );
     });
 });

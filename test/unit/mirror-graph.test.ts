@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
-import { preflightJson } from "../helpers/fixtures";
+import { firewallConfirmJson, preflightJson } from "../helpers/fixtures";
 import { parsePlatformConfig, PlatformConfig } from "../../components/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -19,6 +19,7 @@ before(() =>
     installMocks((args) => {
         const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[2]);
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
         if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: true, dropIn: "x", nofile: 1048576, values: {} });
         return undefined;
@@ -42,6 +43,7 @@ async function build(name: string, cfg: PlatformConfig, registryMirrorAuth?: str
             sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n"),
             smokeRunId: "run-1",
             ...(registryMirrorAuth ? { registryMirrorAuth: pulumi.secret(registryMirrorAuth) } : {}),
+            ...(cfg.backups ? { backupAccessKeyId: pulumi.secret("AKID"), backupSecretAccessKey: pulumi.secret("SAK") } : {}),
         },
         { transformations: [rec.transform] },
     );
@@ -83,14 +85,28 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
         const found = await allImages(await build("u", devStack({ registryMirror: "" })));
         const upstream = found.filter((f) => !f.image.startsWith(MIRROR));
         assert.equal(upstream.length, found.length);
-        assert.ok(found.some((f) => f.image === "docker.io/traefik/whoami:v1.10.3"));
+        assert.ok(found.some((f) => f.image.startsWith("docker.io/traefik/whoami:v1.10.3")));
         assert.ok(found.some((f) => f.image.startsWith("docker.io/library/postgres")));
         // The charts' own defaults are not set without a mirror: the chart picks its images.
         assert.ok(!found.some((f) => f.image.startsWith("cr.l5d.io")));
     });
 
     it("every container, init container and chart value image is under the mirror", async () => {
-        const rec = await build("m", devStack({ registryMirror: MIRROR, chartMirror: "oci://registry.nordstack.example/charts" }));
+        const rec = await build(
+            "m",
+            devStack({
+                registryMirror: MIRROR,
+                chartMirror: "oci://registry.nordstack.example/charts",
+                backups: {
+                    endpoint: "https://s3.osl.example.no",
+                    bucket: "nordstack-backups",
+                    region: "no-osl-1",
+                    postgresImage: "docker.io/nordstack/postgres-pgbackrest:15.18-2.45",
+                },
+                backupAccessKeyId: true,
+                backupSecretAccessKey: true,
+            }),
+        );
         const found = await allImages(rec);
         const escaped = found.filter((f) => !f.image.startsWith(`${MIRROR}/`));
         assert.deepEqual(escaped, [], "no image reference outside the mirror");
@@ -102,13 +118,22 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
             );
         // Services, datastores, gateway, overlay smoke test (server and client).
         has(
-            /^m-workloads-inventory spec.template.spec.containers\[0\]\.image registry.nordstack.example:5000\/proxy\/docker.io\/traefik\/whoami:v1.10.3$/,
+            /^m-workloads-inventory spec.template.spec.containers\[0\]\.image registry.nordstack.example:5000\/proxy\/docker.io\/traefik\/whoami:v1.10.3@sha256:/,
         );
-        has(/^m-workloads-pricing spec.template.spec.containers\[0\]\.image .*\/proxy\/docker.io\/traefik\/whoami:v1.10.3$/);
-        has(/^m-workloads-inventory-postgres .*\/proxy\/docker.io\/library\/postgres:/);
+        has(/^m-workloads-pricing spec.template.spec.containers\[0\]\.image .*\/proxy\/docker.io\/traefik\/whoami:v1.10.3@sha256:/);
+        // With backups the database runs the configured image that carries pgBackRest.
+        has(/^m-workloads-inventory-postgres .*\/proxy\/docker.io\/nordstack\/postgres-pgbackrest:15.18-2.45$/);
         has(/^m-workloads-pricing-redis .*\/proxy\/docker.io\/library\/redis:/);
         has(/^m-workloads-gateway .*\/proxy\/docker.io\/library\/nginx:1.28.0-alpine$/);
-        assert.equal(where.filter((w) => /overlay-smoke.*\/proxy\/docker.io\/library\/alpine:3.20.3$/.test(w)).length, 2);
+        assert.equal(
+            where.filter((w) => /overlay-smoke.*\/proxy\/docker.io\/nicolaka\/netshoot:v0.13@sha256:[0-9a-f]{64}$/.test(w)).length,
+            2,
+        );
+        // The backup CronJobs: pgBackRest in the configured Postgres image, redis-cli and rclone for Redis snapshots.
+        has(/^m-workloads-inventory-postgres-backup-cron \S+ .*\/proxy\/docker.io\/nordstack\/postgres-pgbackrest:15.18-2.45$/);
+        has(/^m-workloads-pricing-redis-backup-cron \S+initContainers\[0\]\.image .*\/proxy\/docker.io\/library\/redis:/);
+        has(/^m-workloads-pricing-redis-backup-cron \S+containers\[0\]\.image .*\/proxy\/docker.io\/rclone\/rclone:/);
+        has(/^m-linkerd-cni values.image.name registry.nordstack.example:5000\/proxy\/cr.l5d.io\/linkerd\/cni-plugin$/);
         // Linkerd: controller, policy controller, proxy, proxy-init, debug; Consul: consul, control plane, dataplane.
         for (const [key, img] of [
             ["controllerImage", "cr.l5d.io/linkerd/controller"],
@@ -126,41 +151,47 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
         ]) {
             assert.ok(where.includes(`m-consul-release values.global.${key} ${MIRROR}/docker.io/${img}`), key);
         }
-        // The overlay smoke test's packages come only from the Alpine mirror of the dev stack.
-        for (const n of ["m-overlay-smoke-server", "m-overlay-smoke-client"]) {
-            const spec = await value(
-                pulumi.output(rec.byName(n).props.spec as pulumi.Input<{ template: { spec: { containers: { command: string[] }[] } } }>),
-            );
-            const script = spec.template.spec.containers[0].command[2];
-            assert.match(
-                script,
-                /apk add --no-cache --repositories-file \/dev\/null -X https:\/\/mirror.nordstack.example\/alpine\/v3.20\/main -X https:\/\/mirror.nordstack.example\/alpine\/v3.20\/community iperf3/,
-            );
-        }
         // The charts come from the chart mirror.
-        for (const n of ["m-linkerd-crds", "m-linkerd-control-plane", "m-consul-release"]) {
+        for (const n of ["m-linkerd-crds", "m-linkerd-control-plane", "m-linkerd-cni", "m-consul-release"]) {
             assert.match(
                 String(rec.byName(n).props.chart),
-                /^oci:\/\/registry.nordstack.example\/charts\/(linkerd-crds|linkerd-control-plane|consul)$/,
+                /^oci:\/\/registry.nordstack.example\/charts\/(linkerd-crds|linkerd-control-plane|linkerd2-cni|consul)$/,
             );
         }
     });
 
-    it("the k3s nodes get registries.yaml with the mirror's credentials on stdin, and no fallback under strict", async () => {
-        const rec = await build("k", devStack({ registryMirror: MIRROR, registryMirrorAuthSecret: true }), "puller:pa:ss");
+    it("each k3s node gets registries.yaml from its own SecretFile step (credentials only there), the install after it, no fallback under strict", async () => {
+        const rec = await build("k", devStack({ registryMirror: MIRROR, registryMirrorAuth: true }), "puller:pa:ss");
+        const revisions = new Set<string>();
         for (const node of ["osl-1", "osl-2", "osl-3"]) {
-            const install = rec.byName(`k-k3s-install-${node}`);
-            const stdin = pulumi.output(install.props.stdin as pulumi.Input<string>);
+            const write = rec.byName(`k-k3s-registries-${node}-write`);
+            const stdin = pulumi.output(write.props.stdin as pulumi.Input<string>);
             assert.equal(await pulumi.isSecret(stdin), true);
-            const [token, ...rest] = (await value(stdin)).split("\n");
-            assert.match(token, /^Tok3n/);
-            const doc = parseYaml(rest.join("\n")) as { mirrors: Record<string, unknown>; configs: Record<string, unknown> };
+            const doc = parseYaml(await value(stdin)) as { mirrors: Record<string, unknown>; configs: Record<string, unknown> };
             assert.deepEqual(Object.keys(doc.mirrors), ["docker.io", "registry.k8s.io", "ghcr.io", "quay.io", "cr.l5d.io"]);
             assert.deepEqual(doc.configs, { "registry.nordstack.example:5000": { auth: { username: "puller", password: "pa:ss" } } });
+            assert.match(await value(write.props.create as pulumi.Input<string>), / '?\/etc\/rancher\/k3s\/registries.yaml'?$/);
+            const install = rec.byName(`k-k3s-install-${node}`);
+            assert.ok(install.dependsOn.includes(`k-k3s-registries-${node}`), "the install waits for registries.yaml");
             const create = await value(install.props.create as pulumi.Output<string>);
             assert.match(create, /disable-default-registry-endpoint: true/);
-            assert.ok(!create.includes("pa:ss"), "credentials never in the command line");
+            assert.match(create, /NORDSTACK_K3S_REGISTRIES='?managed/);
+            revisions.add(/NORDSTACK_K3S_REGISTRIES_REVISION='?([0-9a-f]{32})/.exec(create)?.[1] ?? "");
+            assert.ok(!create.includes("pa:ss") && !create.includes("puller"), "credentials never in the command line");
         }
+        assert.equal(revisions.size, 1);
+        assert.ok(!revisions.has(""));
+        // Another password: another revision, so the install re-runs and restarts k3s.
+        const other = await build("o", devStack({ registryMirror: MIRROR, registryMirrorAuth: true }), "puller:other");
+        const otherCreate = await value(other.byName("o-k3s-install-osl-1").props.create as pulumi.Output<string>);
+        assert.ok(!otherCreate.includes([...revisions][0]));
+        // No mirror: no registries step, and the install removes nordstack's file.
+        const none = await build("n", devStack({ registryMirror: "" }));
+        assert.ok(!none.resources.some((r) => r.name.startsWith("n-k3s-registries-")));
+        assert.doesNotMatch(
+            await value(none.byName("n-k3s-install-osl-1").props.create as pulumi.Output<string>),
+            /NORDSTACK_K3S_REGISTRIES/,
+        );
         const relaxed = await build("r", devStack({ registryMirror: MIRROR, sovereignty: "relaxed" }));
         const create = await value(relaxed.byName("r-k3s-install-osl-1").props.create as pulumi.Output<string>);
         assert.doesNotMatch(create, /disable-default-registry-endpoint/, "relaxed keeps the upstream fallback");

@@ -2,7 +2,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks } from "../helpers/mocks";
-import { config, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, preflightJson } from "../helpers/fixtures";
 
 // Its own file: the refused graph leaves promises unresolved on purpose, and the
 // Pulumi runtime's exit-time leak check must not see the other tests' graphs.
@@ -11,6 +11,7 @@ const mtuOf: Record<string, number> = { "osl-2": 1450 };
 before(() =>
     installMocks((args) => {
         const m = /-preflight-(.*)-check$/.exec(args.name);
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         return m ? preflightJson(m[1], mtuOf[m[1]] ?? 1500) : undefined;
     }),
 );

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
-import { config, preflightJson } from "../helpers/fixtures";
+import { config, firewallConfirmJson, preflightJson } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 
 // What each node's preflight "prints" in these tests, keyed by resource name.
@@ -16,6 +16,7 @@ before(() =>
         const m = /^(.*)-preflight-(.*)-check$/.exec(args.name);
         if (m) return preflightJson(m[2], mtuOf[`${m[1]}/${m[2]}`] ?? 1500);
         if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
         if (args.name.endsWith("-sysctl"))
             return JSON.stringify({
                 changed: true,
@@ -46,15 +47,24 @@ describe("Platform graph (mocks)", () => {
             `nordstack:host:Tuning p1-tuning-${n} <- p1`,
             `command:remote:Command p1-tuning-${n}-sysctl <- p1-tuning-${n}`,
         ];
+        const firewall = (n: string) => [
+            `nordstack:host:Firewall p1-firewall-${n} <- p1`,
+            `command:remote:Command p1-firewall-${n}-rules <- p1-firewall-${n}`,
+            `command:remote:Command p1-firewall-${n}-confirm <- p1-firewall-${n}`,
+        ];
         assert.deepEqual(shape, [
             "nordstack:index:Platform p1 <- -",
             "nordstack:nodes:ExistingHosts p1-nodes <- p1",
             ...perNode("osl-1"),
             ...perNode("osl-2"),
             ...perNode("osl-3"),
+            "command:local:Command p1-preflight-gate <- p1",
             ...tuning("osl-1"),
             ...tuning("osl-2"),
             ...tuning("osl-3"),
+            ...firewall("osl-1"),
+            ...firewall("osl-2"),
+            ...firewall("osl-3"),
             // The mesh PKI needs no cluster, so it exists with k3s off too.
             "nordstack:mesh:LinkerdPki p1-linkerd-pki <- p1",
             "tls:index/privateKey:PrivateKey p1-linkerd-pki-anchor-key <- p1-linkerd-pki",
@@ -68,17 +78,30 @@ describe("Platform graph (mocks)", () => {
     it("tunes a node only after every node passed preflight, and reverts before re-creating", async () => {
         const { rec } = await build("p2", config());
         for (const n of ["osl-1", "osl-2", "osl-3"]) {
-            const t = rec.byName(`p2-tuning-${n}`);
-            assert.deepEqual(t.dependsOn.sort(), ["p2-preflight-osl-1-check", "p2-preflight-osl-2-check", "p2-preflight-osl-3-check"]);
+            const t = rec.byName(`p2-tuning-${n}-sysctl`);
+            assert.deepEqual(t.dependsOn.sort(), [
+                "p2-preflight-gate",
+                "p2-preflight-osl-1-check",
+                "p2-preflight-osl-2-check",
+                "p2-preflight-osl-3-check",
+            ]);
         }
+        assert.deepEqual(rec.byName("p2-preflight-gate").dependsOn.sort(), [
+            "p2-preflight-osl-1-check",
+            "p2-preflight-osl-2-check",
+            "p2-preflight-osl-3-check",
+        ]);
         const cmd = rec.byName("p2-tuning-osl-2-sysctl");
-        const create = await value(cmd.props.create as pulumi.Output<string>);
-        const update = await value(cmd.props.update as pulumi.Output<string>);
-        const del = await value(cmd.props.delete as string);
+        // Plain strings, not outputs: the preview shows exactly what will run (the gate is its own resource).
+        const create = cmd.props.create as string;
+        const update = cmd.props.update as string;
+        const del = cmd.props.delete as string;
+        assert.equal(typeof create, "string");
         assert.equal(create, update, "a changed value re-applies in place");
         assert.match(create, /NORDSTACK_SYSCTLS='fs.file-max=2097152\nnet.ipv4.ip_local_port_range=1024 65535\n/);
-        assert.match(create, /bash -s -- apply <<'NORDSTACK_SCRIPT_/);
-        assert.match(del, /bash -s -- revert <<'NORDSTACK_SCRIPT_/);
+        assert.match(create, /bash -s -- apply$/);
+        assert.match(del, /bash -s -- revert$/);
+        assert.match(String(cmd.props.stdin), /^#!\/usr\/bin\/env bash\n/);
         assert.doesNotMatch(del.split("\n")[0], /NORDSTACK_SYSCTLS/, "revert needs no values: it restores what the host had");
     });
 
@@ -119,7 +142,7 @@ describe("Platform graph (mocks)", () => {
                     port: 2222,
                     user: "debian",
                     hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTest",
-                    jumpHost: { host: "bastion.example.no" },
+                    jumpHost: { host: "bastion.example.no", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionKey" },
                 },
             ],
         });
@@ -135,12 +158,13 @@ describe("Platform graph (mocks)", () => {
                 port: 2222,
                 user: "debian",
                 privateKey: SECRET_KEY,
+                hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionKey",
                 dialErrorLimit: undefined,
                 perDialTimeout: undefined,
             },
         );
         assert.equal(conn.dialErrorLimit, 10);
-        const create = await value(rec.byName("p4-tuning-osl-1-sysctl").props.create as pulumi.Output<string>);
+        const create = rec.byName("p4-tuning-osl-1-sysctl").props.create as string;
         assert.ok(create.startsWith("sudo -n timeout -k 10 120 env "), "non-root users run node scripts through sudo");
     });
 
@@ -172,7 +196,8 @@ describe("Platform graph (mocks)", () => {
         assert.deepEqual(layer("nordstack:mesh:Linkerd"), ["p9-linkerd <- p9"]);
         assert.deepEqual(layer("nordstack:discovery:Consul"), ["p9-consul <- p9"]);
         assert.deepEqual(layer("nordstack:services:Workloads"), ["p9-workloads <- p9"]);
-        assert.deepEqual(rec.byName("p9-workloads").dependsOn, ["p9-linkerd", "p9-consul"]);
+        assert.deepEqual(rec.byName("p9-workloads").dependsOn, ["p9-consul"]);
+        assert.deepEqual(rec.byName("p9-workloads-namespace").dependsOn, ["p9-linkerd-control-plane"], "meshed: waits for the injector");
         // Every Kubernetes object goes to the cluster's provider, never an ambient kubeconfig.
         const k8sObjects = rec.resources.filter((r) => r.type.startsWith("kubernetes:"));
         assert.ok(k8sObjects.length > 20);
@@ -192,12 +217,17 @@ describe("Platform graph (mocks)", () => {
         const b = (await build("p8", two)).rec.resources.map((r) => `${r.type}::${r.name}`);
         const removed = a.filter((x) => !b.includes(x));
         assert.deepEqual(removed.sort(), [
+            "command:remote:Command::p8-firewall-osl-3-confirm",
+            "command:remote:Command::p8-firewall-osl-3-rules",
             "command:remote:Command::p8-k3s-install-osl-3",
             "command:remote:Command::p8-k3s-prepare-osl-3",
             "command:remote:Command::p8-k3s-ready-osl-3",
+            "command:remote:Command::p8-k3s-token-osl-3-write",
             "command:remote:Command::p8-preflight-osl-3-check",
             "command:remote:Command::p8-tuning-osl-3-sysctl",
+            "nordstack:host:Firewall::p8-firewall-osl-3",
             "nordstack:host:Preflight::p8-preflight-osl-3",
+            "nordstack:host:SecretFile::p8-k3s-token-osl-3",
             "nordstack:host:Tuning::p8-tuning-osl-3",
         ]);
         assert.deepEqual(
@@ -209,7 +239,7 @@ describe("Platform graph (mocks)", () => {
 
 describe("Platform with libvirt guests (mocks)", () => {
     const libvirt = {
-        hypervisor: { host: "203.0.113.50", user: "root" },
+        hypervisor: { host: "203.0.113.50", user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHypervisorKey" },
         domainType: "qemu",
         bridge: "br0",
         guests: [

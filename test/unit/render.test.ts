@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { contentHash, loadNodeScript, renderScriptCommand, shellQuote } from "../../components/host/remote-script";
+import { contentHash, loadNodeScript, NODE_SCRIPTS_DIR, renderNodeStep, shellQuote } from "../../components/host/remote-script";
+import { readdirSync } from "node:fs";
 import { tuningEnv } from "../../components/host/tuning";
 import { preflightEnv } from "../../components/host/preflight";
 import { crossNodeProblems, parsePreflightOutput } from "../../components/host/preflight-checks";
@@ -9,8 +10,8 @@ import { DEFAULT_SYSCTLS } from "../../components/config";
 import { preflightJson } from "../helpers/fixtures";
 
 /** Runs a rendered command with the real shell, the way sshd runs it on a node. */
-function sh(command: string): string {
-    return execFileSync("sh", ["-c", command], { encoding: "utf8" });
+function sh(command: string, input = ""): string {
+    return execFileSync("sh", ["-c", command], { encoding: "utf8", input });
 }
 
 describe("shellQuote", () => {
@@ -21,36 +22,45 @@ describe("shellQuote", () => {
     });
 });
 
-describe("renderScriptCommand", () => {
+describe("renderNodeStep", () => {
     const script = 'set -eu\nprintf "%s|%s|%s\\n" "$1" "$GREETING" "$(id -un)"\n';
 
-    it("runs the script with its args and env when the user is root", () => {
-        const cmd = renderScriptCommand({ script, args: ["apply"], env: { GREETING: "hei 'verden' $x" }, user: "root" });
-        assert.match(cmd, /^env GREETING='hei '"'"'verden'"'"' \$x' bash -s -- apply <<'NORDSTACK_SCRIPT_[0-9a-f]{12}'\n/);
-        assert.equal(sh(cmd), `apply|hei 'verden' $x|${execFileSync("id", ["-un"], { encoding: "utf8" }).trim()}\n`);
+    it("runs the script from stdin with its args and env when the user is root", () => {
+        const step = renderNodeStep({ script, args: ["apply"], env: { GREETING: "hei 'verden' $x" }, user: "root" });
+        assert.equal(step.command, `env GREETING='hei '"'"'verden'"'"' $x' bash -s -- apply`);
+        assert.equal(step.stdin, script);
+        assert.equal(sh(step.command, step.stdin), `apply|hei 'verden' $x|${execFileSync("id", ["-un"], { encoding: "utf8" }).trim()}\n`);
     });
 
     it("uses sudo -n for other users and bounds the step with timeout -k", () => {
-        const cmd = renderScriptCommand({ script, user: "debian", timeoutSeconds: 60 });
-        assert.ok(cmd.startsWith("sudo -n timeout -k 10 60 env bash -s -- <<'NORDSTACK_SCRIPT_"), cmd.split("\n")[0]);
+        assert.equal(renderNodeStep({ script, user: "debian", timeoutSeconds: 60 }).command, "sudo -n timeout -k 10 60 env bash -s --");
     });
 
-    it("is deterministic and changes when the script changes (an honest diff)", () => {
-        const a = renderScriptCommand({ script, user: "root" });
-        assert.equal(a, renderScriptCommand({ script, user: "root" }));
-        assert.notEqual(a, renderScriptCommand({ script: script + "# v2\n", user: "root" }));
+    it("keeps the command line short whatever the script's size: a failure message quotes only it", () => {
+        const big = loadNodeScript("host-tuning.sh");
+        const step = renderNodeStep({ script: big, args: ["apply"], env: { A: "1" }, user: "debian", timeoutSeconds: 120 });
+        assert.ok(big.length > 4000);
+        assert.ok(step.command.length < 100, step.command);
+        assert.equal(step.stdin, big);
+    });
+
+    it("is deterministic, and a changed script changes the step's stdin (an honest diff)", () => {
+        const a = renderNodeStep({ script, user: "root" });
+        assert.deepEqual(a, renderNodeStep({ script, user: "root" }));
+        assert.notEqual(a.stdin, renderNodeStep({ script: script + "# v2\n", user: "root" }).stdin);
         assert.notEqual(contentHash("a", "b"), contentHash("ab"));
     });
 
     it("refuses bad env names instead of producing a broken command", () => {
-        assert.throws(() => renderScriptCommand({ script, env: { "A-B": "x" }, user: "root" }), /invalid environment variable name/);
+        assert.throws(() => renderNodeStep({ script, env: { "A-B": "x" }, user: "root" }), /invalid environment variable name/);
     });
 
-    it("ships the real node scripts unchanged", () => {
-        const text = loadNodeScript("host-tuning.sh");
-        const cmd = renderScriptCommand({ script: text, args: ["apply"], user: "root" });
-        assert.ok(cmd.includes(text));
-        assert.match(text, /^main "\$@" <\/dev\/null$/m, "script body must end in a single main call (no half-run scripts)");
+    it("every node script ends in a single main call, so a half-read script never runs", () => {
+        for (const f of readdirSync(NODE_SCRIPTS_DIR).filter((x) => x.endsWith(".sh"))) {
+            const text = loadNodeScript(f);
+            assert.match(text, /^main "\$@" <\/dev\/null\n$/m, `${f} must end in main "$@" </dev/null`);
+            assert.ok(text.trimEnd().endsWith('main "$@" </dev/null'), `${f}: nothing may follow the main call`);
+        }
     });
 });
 

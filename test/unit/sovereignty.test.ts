@@ -18,7 +18,7 @@ function devRaw(): Record<string, unknown> {
 }
 
 const libvirt = (extra: Record<string, unknown> = {}) => ({
-    hypervisor: { host: "203.0.113.50" },
+    hypervisor: { host: "203.0.113.50", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHypervisorKey" },
     guests: [
         { name: "g1", role: "server", vcpus: 2, memoryMiB: 2048, diskGiB: 20, address: "192.168.122.11", gateway: "192.168.122.1" },
         { name: "g2", role: "agent", vcpus: 2, memoryMiB: 2048, diskGiB: 20, address: "192.168.122.12", gateway: "192.168.122.1" },
@@ -40,7 +40,6 @@ describe("sovereignty report", () => {
                 ["registry.nordstack.example", "cr.l5d.io", "unknown", "registryMirror"],
                 ["registry.nordstack.example", "", "unknown", "chartMirror"],
                 ["registry.nordstack.example", "", "unknown", "chartMirror"],
-                ["mirror.nordstack.example", "", "unknown", "alpineMirror"],
                 ["nodes' resolv.conf", "", "unknown", "nodes"],
                 ["nodes' NTP", "", "unknown", "nodes"],
             ],
@@ -52,13 +51,13 @@ describe("sovereignty report", () => {
         );
         assert.equal(docker?.url, "https://registry.nordstack.example/docker.io");
         const text = formatSovereigntyReport(r);
-        assert.match(text, /^sovereignty \(strict\): the stack contacts 9 external endpoints:\n/);
+        assert.match(text, /^sovereignty \(strict\): the stack contacts 8 external endpoints:\n/);
         assert.match(text, /\n {2}- registry.nordstack.example \(mirror of cr.l5d.io\): unknown — container images: Linkerd\n/);
     });
 
     it("the dev stack without its mirrors: each US endpoint is a strict config problem naming the key and the fix", () => {
         const raw = devRaw();
-        for (const k of ["registryMirror", "chartMirror", "k3sInstallScriptUrl", "k3sDownloadUrl", "alpineMirror"]) delete raw[k];
+        for (const k of ["registryMirror", "chartMirror", "k3sInstallScriptUrl", "k3sDownloadUrl"]) delete raw[k];
         const r = sovereigntyReport(parsePlatformConfig(raw));
         assert.deepEqual(
             r.problems.map((p) => [p.path, p.message.split(" ")[0]]),
@@ -68,7 +67,6 @@ describe("sovereignty report", () => {
                 ["registryMirror", "cr.l5d.io"],
                 ["chartMirror", "helm.linkerd.io"],
                 ["chartMirror", "helm.releases.hashicorp.com"],
-                ["alpineMirror", "dl-cdn.alpinelinux.org"],
             ],
         );
         assert.equal(
@@ -81,15 +79,15 @@ describe("sovereignty report", () => {
         // index.ts throws these as one ConfigError, the same format as every other config problem.
         assert.match(
             new ConfigError(r.problems).message,
-            /^nordstack: the stack configuration has 6 problems:\n {2}- k3sDownloadUrl: github.com/,
+            /^nordstack: the stack configuration has 5 problems:\n {2}- k3sDownloadUrl: github.com/,
         );
 
         const relaxed = sovereigntyReport(parsePlatformConfig({ ...raw, sovereignty: "relaxed" }));
         assert.deepEqual(relaxed.problems, []);
-        assert.equal(relaxed.warnings.length, 6);
+        assert.equal(relaxed.warnings.length, 5);
         assert.match(
             relaxed.warnings[0],
-            /^sovereignty: github.com \(US, GitHub \(Microsoft\)\) is outside the EEA \[k3s v1.31.4\+k3s1 binary/,
+            /^sovereignty: github.com \(US, GitHub \(Microsoft\)\) is outside the EEA \[k3s v1.36.3\+k3s1 binary/,
         );
     });
 
@@ -114,7 +112,7 @@ describe("sovereignty report", () => {
         const base = {
             ...rawConfig({ k3sEnabled: false }),
             nodes: undefined,
-            sshPrivateKeySecret: false,
+            sshPrivateKey: false,
             services: [],
             gatewayServerNames: [],
         };
