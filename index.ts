@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CONFIG_KEYS, ConfigError, ConfigKeyDecl, parsePlatformConfig, Platform, SECRET_KEYS, smokeRunId } from "./components";
+import { formatSovereigntyReport, sovereigntyReport } from "./components/sovereignty";
 
 const cfg = new pulumi.Config("nordstack");
 
@@ -39,6 +40,14 @@ try {
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
 const backupAccessKeyId = cfg.getSecret("backupAccessKeyId");
 const backupSecretAccessKey = cfg.getSecret("backupSecretAccessKey");
+const registryMirrorAuth = cfg.getSecret("registryMirrorAuth");
+
+// Every endpoint the hosts and the cluster will contact, in every preview; under strict,
+// one known outside the EEA is a config error before anything is created.
+const sovereigntyCheck = sovereigntyReport(config);
+if (sovereigntyCheck.problems.length > 0) throw new pulumi.RunError(new ConfigError(sovereigntyCheck.problems).message);
+void pulumi.log.info(formatSovereigntyReport(sovereigntyCheck));
+for (const w of sovereigntyCheck.warnings) void pulumi.log.warn(w);
 
 function readKeyFile(file: string): pulumi.Output<string> {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
@@ -73,6 +82,7 @@ const platform = new Platform("nordstack", {
     libvirtHypervisorPrivateKey,
     gatewayTlsCertificate: cfg.get("gatewayTlsCertificate"),
     gatewayTlsPrivateKey: cfg.getSecret("gatewayTlsPrivateKey"),
+    registryMirrorAuth,
     backupAccessKeyId,
     backupSecretAccessKey,
 });
@@ -90,5 +100,7 @@ export const linkerdIssuerExpiresAt = platform.pki.issuerExpiresAt;
 export const linkerdTrustAnchorExpiresAt = platform.pki.trustAnchorExpiresAt;
 export const linkerdTrustAnchorPem = platform.pki.trustAnchorPem;
 export const serviceEndpoints = platform.workloads?.endpoints;
+/** Every external endpoint the stack contacts, with the jurisdiction the stack knows for it. */
+export const sovereignty = { mode: sovereigntyCheck.sovereignty, endpoints: sovereigntyCheck.endpoints };
 /** Per datastore: destination, schedule, last successful backup (`pulumi refresh` updates it). */
 export const backups = platform.workloads?.backups;

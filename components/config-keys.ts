@@ -23,7 +23,8 @@ export const CONFIG_KEYS = {
     sovereignty: {
         type: "string",
         default: "strict",
-        description: "strict or relaxed. strict refuses regions and endpoints outside Norway; relaxed allows them deliberately.",
+        description:
+            "strict or relaxed. strict refuses nodes outside Norway and any endpoint the stack contacts that is known to be outside the EEA (registries, chart repositories, downloads, DNS, backups), naming the key that fixes it; relaxed allows them deliberately, with a warning.",
     },
     region: {
         type: "string",
@@ -105,6 +106,30 @@ export const CONFIG_KEYS = {
         type: "string",
         default: "https://get.k3s.io",
         description: "https:// URL nodes download the official k3s install script from (a mirror works). Not used with k3sAirgap.",
+    },
+    k3sDownloadUrl: {
+        type: "string",
+        default: "https://github.com/k3s-io/k3s/releases",
+        description:
+            "https:// base URL of the k3s release files (the install script's GITHUB_URL: download/<version>/k3s and sha256sum-<arch>.txt below it); point it at a mirror in the EEA, GitHub is US-hosted. Not used with k3sAirgap.",
+    },
+    registryMirror: {
+        type: "string",
+        default: "",
+        description:
+            "Registry mirror host[:port][/path] (e.g. registry.example.no) for every image: k3s's registries.yaml mirrors docker.io, registry.k8s.io, ghcr.io, quay.io and cr.l5d.io to it and every rendered image becomes <mirror>/<upstream>/<name>; empty means the upstream registries.",
+    },
+    registryMirrorAuth: {
+        type: "string",
+        secret: true,
+        description:
+            "username:password of registryMirror, stored encrypted: pulumi config set --secret registryMirrorAuth 'user:pass'. Requires registryMirror.",
+    },
+    chartMirror: {
+        type: "string",
+        default: "",
+        description:
+            "One https:// Helm repository or oci:// registry path holding linkerd-crds, linkerd-control-plane, linkerd2-cni and consul at the pinned versions, used unless linkerdChartRepository/consulChartRepository are set; empty means the upstream repositories.",
     },
     k3sJoinConcurrency: {
         type: "integer",
@@ -295,6 +320,7 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 /** Keys removed from the schema, with what replaces them: named in the error instead of a bare "unknown key". */
 export const RETIRED_KEYS: Readonly<Record<string, string>> = {
     smokeMaxRetransmits: "replaced by smokeMaxRetransmitRate (retransmitted segments per segment sent, default 0.01)",
+    alpineMirror: "no longer needed: the overlay smoke test's image (netshoot, pinned by digest) installs nothing at run time; remove it",
 };
 
 export const SECRET_KEYS: readonly string[] = Object.entries(CONFIG_KEYS)

@@ -20,6 +20,7 @@ import { isIP } from "node:net";
 import { CONFIG_KEYS, keyDefault, RETIRED_KEYS } from "./config-keys";
 import type { LibvirtGuestsArgs } from "./nodes/libvirt-guests";
 import { validateLibvirtGuests } from "./nodes/libvirt-validate";
+import { parseRegistryMirror, RegistryMirror } from "./images";
 import { clusterPortClash, parseCidr, PublicPort } from "./host/firewall-rules";
 import type { ServiceSecurityOverride } from "./services/security";
 import { endpointSovereignty } from "./data/backup-endpoints";
@@ -107,12 +108,24 @@ export interface K3sConfig {
     apiHost?: string;
     /** Where the official install script comes from (a mirror works). */
     installScriptUrl: string;
+    /** Base URL of the k3s release files (the install script's GITHUB_URL). */
+    downloadUrl: string;
     /** Air-gapped install: local paths of the k3s binary, images tarball and install script. */
     airgap?: { binary: string; images: string; installScript: string };
     /** Agents joining at once once the servers are Ready. */
     joinConcurrency: number;
     /** Agents upgraded at once on a version change. */
     upgradeBatch: number;
+}
+
+/** Where images, charts and packages come from instead of their US-hosted upstreams (issue 16). */
+export interface MirrorConfig {
+    /** Registry mirror for every image (`registryMirror`); registries.yaml and every rendered reference. */
+    registry?: RegistryMirror;
+    /** The secret `registryMirrorAuth` (username:password) is set; the value never passes through here. */
+    registryAuth: boolean;
+    /** One Helm repository (https:// or oci://) holding linkerd-crds, linkerd-control-plane, linkerd2-cni and consul. */
+    chart?: string;
 }
 
 export interface MeshConfig {
@@ -217,6 +230,7 @@ export interface PlatformConfig {
     smoke: SmokeConfig;
     mesh: MeshConfig;
     gateway: GatewayConfig;
+    mirrors: MirrorConfig;
     firewall: FirewallConfig;
     /** When set, nodes are KVM guests created on this hypervisor instead of existing hosts. */
     libvirt?: LibvirtConfig;
@@ -250,6 +264,7 @@ export const DEFAULTS = {
     k3sVersion: keyDefault<string>("k3sVersion"),
     k3sFlannelBackend: keyDefault<FlannelBackend>("k3sFlannelBackend"),
     k3sInstallScriptUrl: keyDefault<string>("k3sInstallScriptUrl"),
+    k3sDownloadUrl: keyDefault<string>("k3sDownloadUrl"),
     k3sJoinConcurrency: keyDefault<number>("k3sJoinConcurrency"),
     k3sUpgradeBatch: keyDefault<number>("k3sUpgradeBatch"),
     smokeMode: keyDefault<SmokeMode>("smokeMode"),
@@ -359,6 +374,7 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
     const smoke = parseSmoke(r, p);
     const mesh = parseMesh(r, p);
     const gateway = parseGateway(r, services.length > 0, nodes.length, p);
+    const mirrors = parseMirrors(r, p);
     const firewall = parseFirewall(r, k3s.enabled ? (k3s.apiHost ?? nodes.find((n) => n.role === "server")?.host) : undefined, p);
     const backups = parseBackups(r, strict, services, p);
 
@@ -379,11 +395,33 @@ export function parsePlatformConfig(raw: unknown): PlatformConfig {
         smoke,
         mesh,
         gateway,
+        mirrors,
         firewall,
         libvirt,
         services,
         ...(backups ? { backups } : {}),
     };
+}
+
+function parseMirrors(r: Obj, p: Problems): MirrorConfig {
+    let registry: RegistryMirror | undefined;
+    const raw = readString(r, "registryMirror", "", p);
+    if (raw !== undefined) {
+        const parsed = parseRegistryMirror(raw);
+        if (typeof parsed === "string") p.add("registryMirror", `${parsed}, e.g. registry.example.no or registry.example.no:5000/proxy`);
+        else registry = parsed;
+    }
+    const v = r.registryMirrorAuth;
+    const registryAuth = v !== undefined && v !== null && v !== false && v !== "";
+    if (registryAuth && !registry) p.add("registryMirrorAuth", "is set but registryMirror is not; set registryMirror or remove the secret");
+    const chart = readString(r, "chartMirror", "", p)?.replace(/\/+$/, "");
+    if (chart !== undefined && !/^(https|oci):\/\/[^\s/'"]+(\/[^\s'"]*)?$/.test(chart)) {
+        p.add(
+            "chartMirror",
+            "must be an https:// Helm repository or an oci:// registry path holding linkerd-crds, linkerd-control-plane, linkerd2-cni and consul",
+        );
+    }
+    return { registry, registryAuth, chart };
 }
 
 /** `apiHost`: where Pulumi reaches the Kubernetes API (undefined without k3s). */
@@ -827,6 +865,13 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
     if (apiHost && !isAddress(apiHost)) p.add("k3sApiHost", `${JSON.stringify(apiHost)} is neither an IP address nor a hostname`);
     const installScriptUrl = readString(r, "k3sInstallScriptUrl", "", p, { default: DEFAULTS.k3sInstallScriptUrl }) ?? "";
     if (!/^https:\/\/[^\s'"]+$/.test(installScriptUrl)) p.add("k3sInstallScriptUrl", "must be an https:// URL");
+    const downloadUrl = (readString(r, "k3sDownloadUrl", "", p, { default: DEFAULTS.k3sDownloadUrl }) ?? "").replace(/\/+$/, "");
+    if (!/^https:\/\/[^\s'"]+$/.test(downloadUrl)) {
+        p.add(
+            "k3sDownloadUrl",
+            "must be an https:// URL with the release files under download/<version>/ (k3s, sha256sum-amd64.txt), like https://github.com/k3s-io/k3s/releases",
+        );
+    }
     let airgap: K3sConfig["airgap"];
     if (r.k3sAirgap !== undefined && r.k3sAirgap !== null) {
         if (!isObject(r.k3sAirgap)) {
@@ -856,6 +901,7 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
         flannelBackend: backend === "wireguard-native" ? "wireguard-native" : "vxlan",
         apiHost,
         installScriptUrl,
+        downloadUrl,
         airgap,
         joinConcurrency,
         upgradeBatch,

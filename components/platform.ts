@@ -17,6 +17,13 @@ import type { PairResult } from "./smoke/results";
 import { ExistingHosts } from "./nodes/existing-hosts";
 import { LibvirtGuests } from "./nodes/libvirt-guests";
 import type { NodeSource } from "./nodes/source";
+import { mirrorImage } from "./images";
+import { parseRegistryAuth, renderRegistriesYaml } from "./k3s/registries";
+import { NGINX_IMAGE } from "./gateway/nginx";
+import { POSTGRES_IMAGE } from "./data/postgres";
+import { REDIS_IMAGE } from "./data/redis";
+import { RCLONE_IMAGE } from "./data/backup-redis";
+import { OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";
 
 export interface PlatformArgs {
     /** The validated stack configuration (see `parsePlatformConfig`). */
@@ -33,6 +40,8 @@ export interface PlatformArgs {
     gatewayTlsPrivateKey?: pulumi.Input<string>;
     /** The gateway's TLS certificate (PEM); TLS is on when both are set. */
     gatewayTlsCertificate?: string;
+    /** `username:password` for `config.mirrors.registry` (the secret registryMirrorAuth); kept secret. */
+    registryMirrorAuth?: pulumi.Input<string>;
     /** The object storage key pair for `config.backups` (secrets). */
     backupAccessKeyId?: pulumi.Input<string>;
     backupSecretAccessKey?: pulumi.Input<string>;
@@ -65,6 +74,9 @@ export class Platform extends pulumi.ComponentResource {
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:index:Platform", name, {}, opts);
         const cfg = args.config;
+        // Every image the stack renders goes through mirrorImage: unchanged without a mirror.
+        const mirror = cfg.mirrors.registry;
+        const image = (ref: string) => mirrorImage(ref, mirror);
 
         // 1 nodes
         this.nodeSource =
@@ -192,7 +204,11 @@ export class Platform extends pulumi.ComponentResource {
                     flannelBackend: cfg.k3s.flannelBackend,
                     apiHost: cfg.k3s.apiHost,
                     installScriptUrl: cfg.k3s.installScriptUrl,
+                    downloadUrl: cfg.k3s.downloadUrl,
                     airgap: cfg.k3s.airgap,
+                    registriesYaml: mirror ? registriesYaml(mirror, args.registryMirrorAuth) : undefined,
+                    // strict: an unreachable mirror fails the pull instead of silently falling back to the US registries.
+                    disableDefaultRegistryEndpoint: mirror !== undefined && cfg.sovereignty === "strict",
                     joinConcurrency: cfg.k3s.joinConcurrency,
                     upgradeBatch: cfg.k3s.upgradeBatch,
                     dependsOn: [...tuned, ...(smokeGate ? [smokeGate] : [])],
@@ -214,6 +230,7 @@ export class Platform extends pulumi.ComponentResource {
                     durationSeconds: cfg.smoke.durationSeconds,
                     parallel: cfg.smoke.parallel,
                     runId: args.smokeRunId,
+                    image: image(OVERLAY_SMOKE_IMAGE),
                 },
                 { parent: this, dependsOn: [this.cluster] },
             ).results;
@@ -242,9 +259,10 @@ export class Platform extends pulumi.ComponentResource {
                     trustAnchorPem: this.pki.trustAnchorPem,
                     issuerCertPem: this.pki.issuerCertPem,
                     issuerKeyPem: this.pki.issuerKeyPem,
-                    chartRepository: cfg.mesh.linkerdChartRepository,
+                    chartRepository: cfg.mesh.linkerdChartRepository ?? cfg.mirrors.chart,
                     crdsChartVersion: cfg.mesh.linkerdChartVersion,
                     controlPlaneChartVersion: cfg.mesh.linkerdChartVersion,
+                    registryMirror: mirror,
                 },
                 { parent: this },
             );
@@ -253,9 +271,10 @@ export class Platform extends pulumi.ComponentResource {
                 {
                     provider,
                     nodeCount,
-                    chartRepository: cfg.mesh.consulChartRepository,
+                    chartRepository: cfg.mesh.consulChartRepository ?? cfg.mirrors.chart,
                     chartVersion: cfg.mesh.consulChartVersion,
                     datacenter: cfg.region,
+                    registryMirror: mirror,
                 },
                 { parent: this },
             );
@@ -265,11 +284,17 @@ export class Platform extends pulumi.ComponentResource {
                     `${name}-workloads`,
                     {
                         provider,
-                        services: cfg.services,
+                        services: cfg.services.map((s) => ({ ...s, image: image(s.image) })),
+                        postgresImage: image(POSTGRES_IMAGE),
+                        redisImage: image(REDIS_IMAGE),
+                        rcloneImage: image(RCLONE_IMAGE),
                         ...(cfg.backups && args.backupAccessKeyId && args.backupSecretAccessKey
                             ? {
                                   backups: {
-                                      config: cfg.backups,
+                                      config: {
+                                          ...cfg.backups,
+                                          postgresImage: cfg.backups.postgresImage && image(cfg.backups.postgresImage),
+                                      },
                                       accessKeyId: args.backupAccessKeyId,
                                       secretAccessKey: args.backupSecretAccessKey,
                                   },
@@ -277,6 +302,7 @@ export class Platform extends pulumi.ComponentResource {
                             : {}),
                         controlPlane: this.linkerd.controlPlane,
                         gateway: {
+                            image: image(NGINX_IMAGE),
                             serverNames: cfg.gateway.serverNames,
                             replicas: cfg.gateway.replicas,
                             keepalive: cfg.gateway.keepalive,
@@ -332,6 +358,18 @@ export class Platform extends pulumi.ComponentResource {
         }
         return Object.values(this.firewall).map((f) => f.confirm);
     }
+}
+
+/** registries.yaml for the mirror, a secret (it may hold the mirror's password). */
+function registriesYaml(mirror: NonNullable<PlatformConfig["mirrors"]["registry"]>, auth?: pulumi.Input<string>): pulumi.Output<string> {
+    if (auth === undefined) return pulumi.output(renderRegistriesYaml(mirror));
+    return pulumi.secret(
+        pulumi.output(auth).apply((value) => {
+            const parsed = parseRegistryAuth(value);
+            if (typeof parsed === "string") throw new pulumi.RunError(`nordstack: ${parsed}`);
+            return renderRegistriesYaml(mirror, parsed);
+        }),
+    );
 }
 
 function missingKey(): never {

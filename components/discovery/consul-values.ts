@@ -2,6 +2,20 @@
 // by a pure function: Consul as the service catalog and DNS, with Linkerd (not
 // Consul Connect) as the mesh.
 import { RunError } from "@pulumi/pulumi";
+import { mirrorImage, RegistryMirror } from "../images";
+
+/**
+ * The images consul-k8s 2.0.3 ships (its Chart.yaml `artifacthub.io/images`): since 2.0
+ * Consul, consul-k8s-control-plane and consul-dataplane share the chart's version.
+ * Set explicitly only when a mirror is used, so a different chart version keeps its own.
+ */
+export function consulImages(chartVersion: string): { image: string; imageK8S: string; imageConsulDataplane: string } {
+    return {
+        image: `docker.io/hashicorp/consul:${chartVersion}`,
+        imageK8S: `docker.io/hashicorp/consul-k8s-control-plane:${chartVersion}`,
+        imageConsulDataplane: `docker.io/hashicorp/consul-dataplane:${chartVersion}`,
+    };
+}
 
 /** `global.name`: fixes resource names, so the DNS Service is always `consul-dns`. */
 export const CONSUL_NAME = "consul";
@@ -35,6 +49,10 @@ export interface ConsulValuesInput {
     serverStorage: string;
     /** TLS for Consul's RPC and HTTP API (auto-generated CA). */
     tls: boolean;
+    /** Pull Consul's images through this mirror; needs `chartVersion` (2.x: the images share it). */
+    registryMirror?: RegistryMirror;
+    /** The consul chart version, for the image tags when `registryMirror` is set. */
+    chartVersion?: string;
 }
 
 /**
@@ -68,6 +86,12 @@ export function consulValuesProblems(i: ConsulValuesInput): string[] {
     }
     if (i.syncAllowNamespaces.length === 0) p.push("syncAllowNamespaces is empty: no platform service would be registered in Consul");
     if (!/^\d+(Mi|Gi|Ti)$/.test(i.serverStorage)) p.push(`serverStorage ${JSON.stringify(i.serverStorage)} must be a size like 10Gi`);
+    if (i.registryMirror && !/^([2-9]|\d{2,})\.\d+\.\d+$/.test(i.chartVersion ?? "")) {
+        p.push(
+            `chartVersion ${JSON.stringify(i.chartVersion)}: with a registry mirror the image tags follow the chart version, ` +
+                "which holds for consul-k8s 2.x releases only; use a 2.x chart",
+        );
+    }
     return p;
 }
 
@@ -76,9 +100,13 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
     const problems = consulValuesProblems(i);
     if (problems.length > 0) throw new RunError(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
     const replicas = consulServerReplicas(i.nodeCount);
+    const images = i.registryMirror
+        ? Object.fromEntries(Object.entries(consulImages(i.chartVersion ?? "")).map(([k, ref]) => [k, mirrorImage(ref, i.registryMirror)]))
+        : {};
     return {
         global: {
             name: CONSUL_NAME,
+            ...images,
             domain: CONSUL_DOMAIN,
             datacenter: i.datacenter,
             // Linkerd owns the Gateway API CRDs; Consul's API gateway is off with connectInject anyway.
@@ -90,6 +118,8 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
                 bootstrapToken: { secretName: i.bootstrapToken.name, secretKey: i.bootstrapToken.key },
             },
             tls: { enabled: i.tls },
+            // Nothing scraped, nothing sent: the chart's Prometheus metrics stay off.
+            metrics: { enabled: false },
         },
         server: {
             replicas,
@@ -97,6 +127,8 @@ export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
             storage: i.serverStorage,
             // No Consul Connect CA: Linkerd issues the workload identities.
             connect: false,
+            // Consul agents ask checkpoint-api.hashicorp.com (US) for new versions unless told not to.
+            extraConfig: JSON.stringify({ disable_update_check: true }),
             // One server: the chart's budget would be maxUnavailable 0, and the node drain of a
             // k3s upgrade could never finish. With 3 servers it allows one down at a time.
             disruptionBudget: replicas > 1 ? { enabled: true, maxUnavailable: 1 } : { enabled: false },

@@ -5,6 +5,7 @@ import { isDns1123Label } from "../validate";
 import { podSecurityLabels } from "../services/security";
 import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
+import type { RegistryMirror } from "../images";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
 import { COREDNS_CUSTOM, COREDNS_RESTART_ANNOTATION, coreDnsCustomData, coreDnsDataHash } from "./coredns";
 
@@ -49,6 +50,8 @@ export interface ConsulArgs {
     manageCoreDns?: boolean;
     /** Upper bound for the chart install/upgrade in seconds. Default 900. */
     timeoutSeconds?: number;
+    /** Pull Consul's images (consul, consul-k8s-control-plane, consul-dataplane) through this mirror. Default: Docker Hub. */
+    registryMirror?: RegistryMirror;
 }
 
 /**
@@ -87,6 +90,8 @@ export class Consul extends pulumi.ComponentResource {
                 syncDenyNamespaces: args.syncDenyNamespaces ?? [...SYSTEM_NAMESPACES, namespace],
                 serverStorage: args.serverStorage ?? D.serverStorage,
                 tls: args.tls ?? D.tls,
+                registryMirror: args.registryMirror,
+                chartVersion: args.chartVersion ?? D.chartVersion,
             });
         } catch (e) {
             throw new pulumi.ResourceError((e as Error).message, this);

@@ -2,14 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import * as path from "node:path";
 import type { FlannelBackend } from "../config";
 import type { NodeHandle } from "../nodes/source";
 import { loadNodeScript, renderNodeStep } from "../host/remote-script";
 import { SecretFile } from "../host/secret-file";
-import { apiUrl, K3sRole, overlayMtu, renderK3sConfig, rewriteKubeconfig, TOKEN_FILE } from "./render";
+import { apiUrl, K3sRole, overlayMtu, renderK3sConfig, rewriteKubeconfig, REGISTRIES_FILE, TOKEN_FILE } from "./render";
 
 /** One node of the cluster, with what preflight found on it. */
 export interface ClusterNodeArgs {
@@ -46,6 +46,17 @@ export interface ClusterArgs {
     joinConcurrency?: number;
     /** Agents drained and upgraded at once on a version change (a slot lease on the first server). Default 1. */
     upgradeBatch?: number;
+    /** Base URL of the k3s release files (the install script's GITHUB_URL). Default https://github.com/k3s-io/k3s/releases. */
+    downloadUrl?: string;
+    /**
+     * Content of /etc/rancher/k3s/registries.yaml (see renderRegistriesYaml); secret when it
+     * holds credentials. Written 0600 by a SecretFile step per node from the SSH session's stdin.
+     * Undefined: no registries.yaml (the install step removes the one nordstack wrote, and the
+     * SecretFile's delete removes it too).
+     */
+    registriesYaml?: pulumi.Input<string>;
+    /** Never fall back to the upstream registries when the mirrors fail (k3s `disable-default-registry-endpoint`). */
+    disableDefaultRegistryEndpoint?: boolean;
     /** Seconds to wait for each node to become Ready, and for drains. Default 300. */
     readyTimeoutSeconds?: number;
     /** Anything that must finish first on the hosts (preflight, tuning, firewall, the smoke gate). */
@@ -55,6 +66,8 @@ export interface ClusterArgs {
 /** The per-node resources, exposed for ordering by later layers. */
 export interface ClusterNodeResources {
     token: SecretFile;
+    /** /etc/rancher/k3s/registries.yaml, when a registry mirror is configured. */
+    registries?: SecretFile;
     prepare: remote.Command;
     install: remote.Command;
     ready: remote.Command;
@@ -151,6 +164,32 @@ export class Cluster extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            const registriesFile =
+                args.registriesYaml === undefined
+                    ? undefined
+                    : new SecretFile(
+                          `${name}-registries-${node.name}`,
+                          {
+                              connection: node.connection,
+                              user: node.user,
+                              path: REGISTRIES_FILE,
+                              content: pulumi.output(args.registriesYaml).apply((y) => (y.endsWith("\n") ? y : `${y}\n`)),
+                              triggers: identity,
+                              dependsOn: [...(args.dependsOn ?? []), ...node.dependsOn],
+                          },
+                          { parent: this },
+                      );
+            // Changes with registries.yaml's content, so a new mirror or password re-runs the install (which
+            // restarts k3s: the file is in its wanted hash). Keyed with the cluster token: the digest tells
+            // nothing about the password to whoever reads the command line or the state.
+            const registriesRevision =
+                args.registriesYaml === undefined
+                    ? pulumi.output("")
+                    : pulumi.unsecret(
+                          pulumi
+                              .all([token.result, args.registriesYaml])
+                              .apply(([key, y]) => createHmac("sha256", key).update(y).digest("hex").slice(0, 32)),
+                      );
             const airgapFiles = args.airgap ? this.uploadAirgap(`${name}-airgap-${node.name}`, node, args.airgap, after) : [];
 
             const prepare = new remote.Command(
@@ -183,11 +222,12 @@ export class Cluster extends pulumi.ComponentResource {
                         flannelBackend: backend,
                         embeddedEtcd,
                         labels: node.labels,
+                        disableDefaultRegistryEndpoint: args.disableDefaultRegistryEndpoint,
                     }),
                 );
             const step = (mode: string, env: Record<string, string> = {}) =>
                 renderNodeStep({ script: scripts.install, args: [mode], env, user: node.user, timeoutSeconds: 900 }).command;
-            const install = pulumi.all([config, joinUrl]).apply(([cfg, serverUrl]) =>
+            const install = pulumi.all([config, joinUrl, registriesRevision]).apply(([cfg, serverUrl, revision]) =>
                 step("install", {
                     NORDSTACK_K3S_VERSION: args.version,
                     NORDSTACK_K3S_ROLE: role,
@@ -197,9 +237,11 @@ export class Cluster extends pulumi.ComponentResource {
                         ? { NORDSTACK_K3S_AIRGAP_DIR: AIRGAP_STAGING_DIR, NORDSTACK_K3S_AIRGAP_SHA256: airgapSums }
                         : {
                               NORDSTACK_K3S_INSTALL_SCRIPT_URL: args.installScriptUrl ?? "https://get.k3s.io",
+                              NORDSTACK_K3S_DOWNLOAD_URL: args.downloadUrl ?? "https://github.com/k3s-io/k3s/releases",
                               ...(args.installScriptSha256 ? { NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: args.installScriptSha256 } : {}),
                           }),
                     NORDSTACK_K3S_EXPECTED_MTU: String(this.overlayMtu),
+                    ...(revision ? { NORDSTACK_K3S_REGISTRIES: "managed", NORDSTACK_K3S_REGISTRIES_REVISION: revision } : {}),
                 }),
             );
             const installCmd = new remote.Command(
@@ -215,7 +257,10 @@ export class Cluster extends pulumi.ComponentResource {
                     logging: "stderr",
                     addPreviousOutputInEnv: false,
                 },
-                { parent: this, dependsOn: [prepare, tokenFile, ...airgapFiles, ...installAfter] },
+                {
+                    parent: this,
+                    dependsOn: [prepare, tokenFile, ...(registriesFile ? [registriesFile] : []), ...airgapFiles, ...installAfter],
+                },
             );
 
             const ready = new remote.Command(
@@ -234,7 +279,7 @@ export class Cluster extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [installCmd] },
             );
-            const m = { token: tokenFile, prepare, install: installCmd, ready };
+            const m = { token: tokenFile, ...(registriesFile ? { registries: registriesFile } : {}), prepare, install: installCmd, ready };
             this.members[node.name] = m;
             this.ready.push(ready);
             return m;

@@ -9,6 +9,8 @@ export const BACKEND_OVERHEAD: Readonly<Record<FlannelBackend, number>> = { vxla
 
 /** Root-only file the cluster token lives in on every node (never argv, never config.yaml). */
 export const TOKEN_FILE = "/var/lib/nordstack/k3s-token";
+/** k3s's image mirror configuration, read at start. */
+export const REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml";
 
 /**
  * The MTU pods see: the private interface's real MTU minus the backend's overhead.
@@ -44,6 +46,11 @@ export interface K3sNodeConfigArgs {
     /** More than one server: embedded etcd (`cluster-init`) instead of SQLite. */
     embeddedEtcd: boolean;
     labels?: Record<string, string>;
+    /**
+     * Pull only from the mirrors in registries.yaml, never falling back to the upstream
+     * registries (k3s >= v1.29.1+k3s1). For `sovereignty: strict` with a registry mirror.
+     */
+    disableDefaultRegistryEndpoint?: boolean;
 }
 
 /** Renders /etc/rancher/k3s/config.yaml for one node. */
@@ -64,6 +71,7 @@ export function renderK3sConfig(a: K3sNodeConfigArgs): string {
                       .map(([k, v]) => `${k}=${v}`),
               }
             : {}),
+        ...(a.disableDefaultRegistryEndpoint ? { "disable-default-registry-endpoint": true } : {}),
     };
     if (server) {
         Object.assign(cfg, {

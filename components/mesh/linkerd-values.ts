@@ -1,6 +1,17 @@
 // Helm values and namespace metadata for Linkerd, rendered by pure functions
 // (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
 import { RunError } from "@pulumi/pulumi";
+import { mirrorImage, RegistryMirror } from "../images";
+
+/** The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io. */
+export const LINKERD_IMAGES = {
+    controller: "cr.l5d.io/linkerd/controller",
+    policyController: "cr.l5d.io/linkerd/policy-controller",
+    proxy: "cr.l5d.io/linkerd/proxy",
+    proxyInit: "cr.l5d.io/linkerd/proxy-init",
+    debug: "cr.l5d.io/linkerd/debug",
+    cniPlugin: "cr.l5d.io/linkerd/cni-plugin",
+} as const;
 
 /** Linkerd's HA values need at least this many nodes: they require one replica per node (pod anti-affinity). */
 export const LINKERD_HA_MIN_NODES = 3;
@@ -22,6 +33,8 @@ export interface ControlPlaneValuesInput {
     issuerCertPem: string;
     issuerKeyPem: string;
     highAvailability: boolean;
+    /** Pull every control-plane and injected image through this mirror (see mirrorImage). */
+    registryMirror?: RegistryMirror;
 }
 
 /** Values of the linkerd-control-plane chart: the PKI, plus the chart's `values-ha.yaml` content when HA. */
@@ -29,6 +42,16 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
     checkPem(i.trustAnchorPem, "CERTIFICATE", "trustAnchorPem");
     checkPem(i.issuerCertPem, "CERTIFICATE", "issuerCertPem");
     checkPem(i.issuerKeyPem, "PRIVATE KEY", "issuerKeyPem");
+    const ha: Record<string, unknown> = i.highAvailability ? HA_VALUES : {};
+    const image = (name: string) => ({ image: { name: mirrorImage(name, i.registryMirror) } });
+    const images = i.registryMirror
+        ? {
+              controllerImage: mirrorImage(LINKERD_IMAGES.controller, i.registryMirror),
+              policyController: image(LINKERD_IMAGES.policyController),
+              proxyInit: image(LINKERD_IMAGES.proxyInit),
+              debugContainer: image(LINKERD_IMAGES.debug),
+          }
+        : {};
     return {
         identityTrustAnchorsPEM: i.trustAnchorPem,
         // iptables set up by the linkerd-cni DaemonSet, so no injected pod carries linkerd-init with
@@ -41,10 +64,17 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
                 tls: { crtPEM: i.issuerCertPem, keyPEM: i.issuerKeyPem },
             },
         },
-        ...(i.highAvailability ? HA_VALUES : {}),
+        // The heartbeat CronJob reports to versioncheck.linkerd.io (Buoyant, US) every day.
+        disableHeartBeat: true,
+        ...ha,
+        ...images,
         // What `restricted` checks in each injected container beyond what the chart sets itself
         // (allowPrivilegeEscalation false, runAsNonRoot, seccomp RuntimeDefault): every capability dropped.
-        proxy: { ...(i.highAvailability ? (HA_VALUES.proxy as Record<string, unknown>) : {}), capabilities: { drop: ["ALL"] } },
+        proxy: {
+            ...(ha.proxy as Record<string, unknown> | undefined),
+            ...(i.registryMirror ? image(LINKERD_IMAGES.proxy) : {}),
+            capabilities: { drop: ["ALL"] },
+        },
         // The CNI mode's init container (checks the iptables redirect): non-root, no capabilities.
         networkValidator: { enableSecurityContext: true },
     };
@@ -109,8 +139,16 @@ export const K3S_CNI_PATHS = { netDir: "/var/lib/rancher/k3s/agent/etc/cni/net.d
  * Values of the linkerd2-cni chart on k3s: the plugin chains itself onto k3s's
  * flannel conflist, in k3s's own directories (not /etc/cni/net.d, /opt/cni/bin).
  */
-export function linkerdCniValues(paths: { netDir: string; binDir: string } = K3S_CNI_PATHS): Record<string, unknown> {
-    return { destCNINetDir: paths.netDir, destCNIBinDir: paths.binDir };
+export function linkerdCniValues(
+    paths: { netDir: string; binDir: string } = K3S_CNI_PATHS,
+    registryMirror?: RegistryMirror,
+): Record<string, unknown> {
+    return {
+        destCNINetDir: paths.netDir,
+        destCNIBinDir: paths.binDir,
+        // The chart's `image.name` (its tag stays the chart's own).
+        ...(registryMirror ? { image: { name: mirrorImage(LINKERD_IMAGES.cniPlugin, registryMirror) } } : {}),
+    };
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { isDns1123Label } from "../validate";
+import type { RegistryMirror } from "../images";
 import { chartSource, checkPinnedVersion } from "./chart-source";
 import {
     linkerdCniNamespaceMetadata,
@@ -45,6 +46,8 @@ export interface LinkerdArgs {
     installGatewayApi?: boolean;
     /** Upper bound for each chart install/upgrade in seconds. Default 600. */
     timeoutSeconds?: number;
+    /** Pull the control-plane, proxy, proxy-init, debug and CNI plugin images through this mirror. Default: cr.l5d.io directly. */
+    registryMirror?: RegistryMirror;
 }
 
 /**
@@ -130,7 +133,7 @@ export class Linkerd extends pulumi.ComponentResource {
                 ...cniChart,
                 version: d.controlPlaneChartVersion,
                 namespace: cniNs.metadata.name,
-                values: linkerdCniValues(),
+                values: linkerdCniValues(undefined, args.registryMirror),
                 atomic: true,
                 timeout: d.timeoutSeconds,
             },
@@ -140,7 +143,13 @@ export class Linkerd extends pulumi.ComponentResource {
         const values = pulumi
             .all([args.trustAnchorPem, args.issuerCertPem, args.issuerKeyPem])
             .apply(([trustAnchorPem, issuerCertPem, issuerKeyPem]) =>
-                linkerdControlPlaneValues({ trustAnchorPem, issuerCertPem, issuerKeyPem, highAvailability: this.highAvailability }),
+                linkerdControlPlaneValues({
+                    trustAnchorPem,
+                    issuerCertPem,
+                    issuerKeyPem,
+                    highAvailability: this.highAvailability,
+                    registryMirror: args.registryMirror,
+                }),
             );
         this.controlPlane = new k8s.helm.v3.Release(
             `${name}-control-plane`,

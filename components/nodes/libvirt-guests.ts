@@ -19,6 +19,11 @@ export const DEFAULT_BASE_IMAGE = "https://cloud.debian.org/images/cloud/bookwor
 /** Debian's published SHA512 sums of the images beside it; the default image is verified against them. */
 export const DEFAULT_BASE_IMAGE_CHECKSUM_URL = "https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS";
 
+/** A guest's resolvers when none are configured: its gateway (the hypervisor side of its network), or none. */
+export function defaultNameservers(g: { gateway?: string }): string[] {
+    return g.gateway ? [g.gateway] : [];
+}
+
 /** The machine the guests run on, reached over SSH. Its key never goes to a guest, and no private key goes to it. */
 export interface LibvirtHypervisorArgs {
     /** Address or DNS name of the hypervisor. */
@@ -80,7 +85,11 @@ export interface LibvirtGuestsArgs {
     bridge?: string;
     /** libvirt network for the guests' NIC. Conflicts with `bridge`. Default `default` when neither is set. */
     network?: string;
-    /** DNS servers written to the guests' network config. Default `["9.9.9.9", "1.1.1.1"]`. */
+    /**
+     * DNS servers written to the guests' network config. Default: the guest's gateway, i.e. the
+     * hypervisor's resolver (libvirt's dnsmasq on a NAT network forwards to it), so no query leaves
+     * through a public resolver abroad; none for a guest without gateway.
+     */
     nameservers?: string[];
     /** Login user cloud-init creates in each guest (passwordless sudo). Default `nordstack`; `root` is refused. */
     guestUser?: string;
@@ -193,7 +202,7 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
                     address: g.address,
                     prefix: g.prefix ?? 24,
                     ...(g.gateway ? { gateway: g.gateway } : {}),
-                    nameservers: args.nameservers ?? ["9.9.9.9", "1.1.1.1"],
+                    nameservers: args.nameservers ?? defaultNameservers(g),
                     ...(args.bridge ? { bridge: args.bridge } : { network: args.network ?? "default" }),
                     user: guestUser,
                     sshPublicKey,

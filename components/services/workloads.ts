@@ -34,6 +34,8 @@ export interface WorkloadsArgs {
     postgresImage?: string;
     /** Pinned Redis image. Default `REDIS_IMAGE`. */
     redisImage?: string;
+    /** Image of the Redis backups' upload container. Default `RCLONE_IMAGE`. */
+    rcloneImage?: string;
     /** Size of each datastore volume. Default `1Gi`. */
     datastoreStorageSize?: string;
     /** Storage class of datastore volumes. Default `local-path`. */
@@ -152,7 +154,11 @@ export class Workloads extends pulumi.ComponentResource {
                               },
                               { parent: this },
                           )
-                        : new Redis(`${name}-${d.instance}`, { ...dsArgs, image: args.redisImage, backup }, { parent: this });
+                        : new Redis(
+                              `${name}-${d.instance}`,
+                              { ...dsArgs, image: args.redisImage, backup: backup && { ...backup, image: args.rcloneImage } },
+                              { parent: this },
+                          );
                 this.datastores[d.instance] = store;
                 return { engine: d.engine, instance: d.instance, secretName: store.secretName };
             });

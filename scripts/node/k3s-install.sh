@@ -6,12 +6,16 @@
 #
 # The cluster token is never an input of this script: a separate step writes it
 # from the SSH session's stdin into the root-only $TOKEN_FILE, and config.yaml
-# points k3s at it (token-file).
+# points k3s at it (token-file). Likewise /etc/rancher/k3s/registries.yaml
+# (image mirrors and their credentials) is written by its own step when a
+# registry mirror is configured; this script only checks it is there and, when
+# no mirror is configured any more, removes the one nordstack wrote (a
+# registries.yaml written by someone else is left alone).
 #
 # The official installer restarts k3s only when the binary, the unit file or
 # its env file change, never for config.yaml or the token. So this script
 # records a hash of everything the running k3s was started with (version, role,
-# config.yaml, token) and restarts the service itself when that hash changed
+# config.yaml, token, registries.yaml) and restarts the service itself when that hash changed
 # and the installer did not restart it.
 #
 # Environment (install):
@@ -20,6 +24,12 @@
 #   NORDSTACK_K3S_CONFIG              (required) content of /etc/rancher/k3s/config.yaml
 #   NORDSTACK_K3S_SERVER_URL          https://<first server>:6443 (agents)
 #   NORDSTACK_K3S_INSTALL_SCRIPT_URL  default https://get.k3s.io
+#   NORDSTACK_K3S_DOWNLOAD_URL        release files base (the install script's GITHUB_URL),
+#                                     default https://github.com/k3s-io/k3s/releases
+#   NORDSTACK_K3S_REGISTRIES          managed: registries.yaml must be there (written by
+#                                     nordstack); none (default): remove nordstack's one
+#   NORDSTACK_K3S_REGISTRIES_REVISION changes with registries.yaml's content (not used here:
+#                                     it makes a changed registries.yaml re-run this step)
 #   NORDSTACK_K3S_INSTALL_SCRIPT_SHA256  when set, the downloaded script must have this sha256
 #   NORDSTACK_K3S_AIRGAP_DIR          air-gapped: directory the k3s binary, the images
 #                                     archive and install.sh were uploaded to by the SSH
@@ -33,6 +43,8 @@ TOKEN_FILE="${STATE_DIR}/k3s-token"
 APPLIED_FILE="${STATE_DIR}/k3s-applied.sha256"
 CONFIG_DIR=/etc/rancher/k3s
 CONFIG_FILE="${CONFIG_DIR}/config.yaml"
+REGISTRIES_FILE="${CONFIG_DIR}/registries.yaml"
+REGISTRIES_HEADER="# Managed by nordstack. Changes are overwritten by pulumi up."
 AIRGAP_DIR="${STATE_DIR}/airgap"
 IMAGES_DIR=/var/lib/rancher/k3s/agent/images
 K3S_BIN=/usr/local/bin/k3s
@@ -41,6 +53,20 @@ info() { echo "[k3s] $*" >&2; }
 fatal() {
     echo "[k3s] ERROR: $*" >&2
     exit 1
+}
+
+# registries.yaml (k3s reads it only at start) is written by its own step; it is part of the wanted hash.
+check_registries() {
+    case "${NORDSTACK_K3S_REGISTRIES:-none}" in
+    managed) [ -s "$REGISTRIES_FILE" ] || fatal "no ${REGISTRIES_FILE}; the registries step runs before this one" ;;
+    none)
+        if [ -f "$REGISTRIES_FILE" ] && [ "$(head -n 1 "$REGISTRIES_FILE")" = "$REGISTRIES_HEADER" ]; then
+            rm -f "$REGISTRIES_FILE"
+            info "removed ${REGISTRIES_FILE} (no registry mirror configured any more)"
+        fi
+        ;;
+    *) fatal "NORDSTACK_K3S_REGISTRIES must be managed or none" ;;
+    esac
 }
 
 installed_version() {
@@ -144,7 +170,10 @@ fetch_install_script() {
 }
 
 run_install() {
+    # We only get here when something changed; the installer itself restarts k3s only when its binary,
+    # unit or env file changed, not for config.yaml, the token or registries.yaml, which k3s reads at start.
     local env=(INSTALL_K3S_VERSION="$NORDSTACK_K3S_VERSION" INSTALL_K3S_EXEC="$EXEC" K3S_TOKEN_FILE="$TOKEN_FILE")
+    [ -n "${NORDSTACK_K3S_AIRGAP_DIR:-}" ] || env+=(GITHUB_URL="${NORDSTACK_K3S_DOWNLOAD_URL:-https://github.com/k3s-io/k3s/releases}")
     [ "$EXEC" = agent ] && env+=(K3S_URL="$NORDSTACK_K3S_SERVER_URL")
     [ -n "${NORDSTACK_K3S_AIRGAP_DIR:-}" ] && env+=(INSTALL_K3S_SKIP_DOWNLOAD=true)
     info "installing k3s ${NORDSTACK_K3S_VERSION} (${EXEC})"
@@ -184,8 +213,14 @@ install_k3s() {
         mv -f "${CONFIG_FILE}.new" "$CONFIG_FILE"
         config_changed=1
     fi
-    # What the running k3s must have been started with; the token only as part of a hash.
-    wanted=$({ printf '%s\n%s\n' "$NORDSTACK_K3S_VERSION" "$NORDSTACK_K3S_ROLE"; cat "$CONFIG_FILE" "$TOKEN_FILE"; } | sha256sum | cut -d' ' -f1)
+    check_registries
+    # What the running k3s must have been started with; the token and registries.yaml only as part of a hash.
+    local registries=()
+    [ -f "$REGISTRIES_FILE" ] && registries=("$REGISTRIES_FILE")
+    wanted=$({
+        printf '%s\n%s\n' "$NORDSTACK_K3S_VERSION" "$NORDSTACK_K3S_ROLE"
+        cat "$CONFIG_FILE" "$TOKEN_FILE" "${registries[@]}"
+    } | sha256sum | cut -d' ' -f1)
     [ -f "$APPLIED_FILE" ] && applied=$(cat "$APPLIED_FILE")
     before=$(installed_version)
     if [ "$before" = "$NORDSTACK_K3S_VERSION" ] && [ "$applied" = "$wanted" ]; then

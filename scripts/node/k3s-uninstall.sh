@@ -19,7 +19,7 @@ main() {
         ran=k3s-uninstall.sh
     fi
     local f removed=0
-    for f in /var/lib/nordstack/k3s-token /etc/rancher/k3s/config.yaml /var/lib/nordstack/airgap; do
+    for f in /var/lib/nordstack/k3s-token /etc/rancher/k3s/config.yaml /etc/rancher/k3s/registries.yaml /var/lib/nordstack/airgap; do
         if [ -e "$f" ]; then
             rm -rf "$f"
             removed=$((removed + 1))

@@ -84,6 +84,25 @@ describe("Consul values (pure)", () => {
     });
 });
 
+describe("Consul values: nothing phones home, images through a mirror (pure)", () => {
+    it("turns off the agents' update check and the chart's metrics, and leaves the chart's images alone without a mirror", () => {
+        const v = consulValues(input());
+        const global = v.global as Record<string, unknown>;
+        assert.deepEqual(JSON.parse((v.server as { extraConfig: string }).extraConfig), { disable_update_check: true });
+        assert.deepEqual(global.metrics, { enabled: false });
+        assert.ok(!("image" in global) && !("imageK8S" in global) && !("imageConsulDataplane" in global));
+    });
+
+    it("with a mirror, sets consul, consul-k8s-control-plane and consul-dataplane (2.x share the chart's version)", () => {
+        const registryMirror = { host: "registry.example.no:5000", path: "" };
+        const global = consulValues(input({ registryMirror, chartVersion: "2.0.3" })).global as Record<string, unknown>;
+        assert.equal(global.image, "registry.example.no:5000/docker.io/hashicorp/consul:2.0.3");
+        assert.equal(global.imageK8S, "registry.example.no:5000/docker.io/hashicorp/consul-k8s-control-plane:2.0.3");
+        assert.equal(global.imageConsulDataplane, "registry.example.no:5000/docker.io/hashicorp/consul-dataplane:2.0.3");
+        assert.throws(() => consulValues(input({ registryMirror, chartVersion: "1.8.2" })), /consul-k8s 2.x releases only/);
+    });
+});
+
 describe("CoreDNS forward for the consul zone (pure)", () => {
     it("renders a server block k3s's CoreDNS imports from coredns-custom, forwarding to Consul DNS, uncached", () => {
         assert.equal(consulServerBlock("consul", "10.43.200.53"), "consul:53 {\n    errors\n    forward . 10.43.200.53\n}\n");

@@ -165,6 +165,20 @@ describe("LibvirtGuests graph (mocks)", () => {
         ]);
     });
 
+    it("guests resolve through their gateway (the hypervisor) unless nameservers are set; none without a gateway", async () => {
+        const netConfig = async (rec: GraphRecorder, n: string) => {
+            const create = await value(rec.byName(n).props.create as pulumi.Input<string>);
+            return /NORDSTACK_NETWORK_CONFIG='([^']*)'/.exec(create)?.[1] ?? "";
+        };
+        const dflt = (
+            await build("ns1", args({ guests: [guest("osl-1", "10.197.0.10"), guest("osl-2", "10.197.0.11", { gateway: undefined })] }))
+        ).rec;
+        assert.match(await netConfig(dflt, "ns1-osl-1-domain"), /nameservers:\n\s+addresses: \["10.197.0.1"\]/);
+        assert.doesNotMatch(await netConfig(dflt, "ns1-osl-2-domain"), /nameservers|1\.1\.1\.1|9\.9\.9\.9/);
+        const set = (await build("ns2", args({ nameservers: ["10.197.0.53"] }))).rec;
+        assert.match(await netConfig(set, "ns2-osl-1-domain"), /addresses: \["10.197.0.53"\]/);
+    });
+
     it("removing a guest removes exactly its two commands", async () => {
         const both = await build("hr", args());
         const one = await build("hr", args({ guests: [guest("osl-1", "10.197.0.10")] }));

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, value, valueAndSecret } from "../helpers/mocks";
 import { fake, installFakeOutputMocks, mockProvider } from "./fake-outputs";
 import {
+    linkerdCniValues,
     linkerdControlPlaneValues,
     linkerdCrdsValues,
     linkerdHighAvailability,
@@ -25,10 +26,35 @@ describe("Linkerd values (pure)", () => {
                 identityTrustAnchorsPEM: ANCHOR,
                 cniEnabled: true,
                 identity: { issuer: { scheme: "linkerd.io/tls", tls: { crtPEM: ISSUER, keyPEM: KEY } } },
+                // No daily call to versioncheck.linkerd.io.
+                disableHeartBeat: true,
                 proxy: { capabilities: { drop: ["ALL"] } },
                 networkValidator: { enableSecurityContext: true },
             },
         );
+    });
+
+    it("with a registry mirror, every image the chart runs or injects comes from it (HA proxy resources kept)", () => {
+        const mirror = { host: "registry.example.no", path: "proxy" };
+        const v = linkerdControlPlaneValues({
+            trustAnchorPem: ANCHOR,
+            issuerCertPem: ISSUER,
+            issuerKeyPem: KEY,
+            highAvailability: true,
+            registryMirror: mirror,
+        });
+        assert.equal(v.controllerImage, "registry.example.no/proxy/cr.l5d.io/linkerd/controller");
+        assert.deepEqual(v.policyController, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/policy-controller" } });
+        assert.deepEqual(v.proxy, {
+            resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } },
+            image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy" },
+            capabilities: { drop: ["ALL"] },
+        });
+        assert.deepEqual(v.proxyInit, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy-init" } });
+        assert.deepEqual(v.debugContainer, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/debug" } });
+        assert.equal(v.disableHeartBeat, true);
+        assert.deepEqual(linkerdCniValues(undefined, mirror).image, { name: "registry.example.no/proxy/cr.l5d.io/linkerd/cni-plugin" });
+        assert.equal(linkerdCniValues().image, undefined);
     });
 
     it("adds the chart's HA values from 3 nodes on: 3 replicas, anti-affinity, PDBs, a failing webhook policy", () => {
@@ -201,6 +227,7 @@ describe("Linkerd and MeshedNamespace (mocks)", () => {
                     tls: { crtPEM: fake.certPem("l4-pki-issuer-cert"), keyPEM: fake.keyPem("l4-pki-issuer-key") },
                 },
             },
+            disableHeartBeat: true,
             proxy: { capabilities: { drop: ["ALL"] } },
             networkValidator: { enableSecurityContext: true },
         });

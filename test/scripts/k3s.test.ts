@@ -16,6 +16,7 @@ import { Lab, TEST_SSH_OPTIONS } from "../helpers/lab";
 import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { renderSecretFileCommands } from "../../components/host/secret-file";
 import { renderK3sConfig, TOKEN_FILE } from "../../components/k3s/render";
+import { renderRegistriesYaml } from "../../components/k3s/registries";
 
 const V1 = "v1.35.5+k3s1";
 const V2 = "v1.36.3+k3s1";
@@ -272,6 +273,38 @@ describe("k3s node scripts over SSH (stand-in k3s that restarts like the real in
         assert.equal(r.code, 0, r.stderr);
         assert.equal(parsed(r.stdout).restarted, true);
         assert.equal(lab.run("node2", `cat ${STATE}/k3s-agent.running-token`).trim(), sha(`${TOKEN}2\n`));
+    });
+
+    it("a new registries.yaml (written by its SecretFile step) restarts k3s; with the mirror dropped, nordstack's file is removed and k3s restarts", () => {
+        const file = "/etc/rancher/k3s/registries.yaml";
+        const yaml = renderRegistriesYaml({ host: "registry.example.no", path: "proxy" }, { username: "puller", password: "pa:ss" });
+        const started = () => Number(lab.run("node2", `cat ${STATE}/k3s-agent.started`));
+        const before = started();
+        const managed = { NORDSTACK_K3S_REGISTRIES: "managed", NORDSTACK_K3S_REGISTRIES_REVISION: "r1" };
+        const missing = runInstall(managed);
+        assert.equal(missing.code, 1);
+        assert.match(missing.stderr, /no \/etc\/rancher\/k3s\/registries.yaml; the registries step runs before this one/);
+        const c = renderSecretFileCommands(file, SUDO_USER);
+        assert.equal(lab.ssh("node2", c.create, 30_000, yaml, SUDO_USER).code, 0);
+        assert.equal(lab.run("node2", `stat -c '%a %U' ${file}`), "600 root\n");
+        const r = runInstall(managed);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(parsed(r.stdout).restarted, true);
+        assert.equal(started(), before + 1);
+        assert.ok(!r.stderr.includes("pa:ss") && !r.stdout.includes("pa:ss"));
+        assert.equal(parsed(runInstall(managed).stdout).changed, false, "unchanged registries.yaml: no restart");
+        const dropped = runInstall();
+        assert.equal(dropped.code, 0, dropped.stderr);
+        assert.match(dropped.stderr, /removed \/etc\/rancher\/k3s\/registries.yaml \(no registry mirror configured any more\)/);
+        assert.equal(parsed(dropped.stdout).restarted, true);
+        assert.equal(started(), before + 2);
+        assert.equal(lab.ssh("node2", `test -e ${file}`).code, 1);
+        // One written by someone else (no nordstack header) is left alone.
+        assert.equal(lab.ssh("node2", c.create, 30_000, "mirrors: {}\n", SUDO_USER).code, 0);
+        assert.equal(runInstall().code, 0);
+        assert.equal(lab.run("node2", `cat ${file}`), "mirrors: {}\n");
+        assert.equal(lab.ssh("node2", c.delete, 30_000, "", SUDO_USER).code, 0);
+        assert.equal(runInstall().code, 0);
     });
 
     it("an air-gapped upgrade installs the new binary and restarts once: the running k3s reports the new version", () => {

@@ -74,6 +74,7 @@ describe("config keys: one declaration", () => {
         }
         assert.deepEqual(SECRET_KEYS, [
             "sshPrivateKey",
+            "registryMirrorAuth",
             "gatewayTlsPrivateKey",
             "libvirtHypervisorPrivateKey",
             "backupAccessKeyId",
