@@ -220,6 +220,11 @@ describe("lab stacks through the real engine", { timeout: 1_800_000 }, () => {
             ...baseConfig(),
             // Loopback only: the install never runs (preflight refuses these hosts), and could not leave the machine.
             "nordstack:k3sInstallScriptUrl": "https://127.0.0.1:9/install.sh",
+            // Sovereignty strict (the default) wants every upstream behind a mirror; documentation
+            // names only: nothing is ever pulled, preflight stops the run before k3s.
+            "nordstack:registryMirror": "registry.nordstack.example",
+            "nordstack:chartMirror": "https://charts.nordstack.example",
+            "nordstack:k3sDownloadUrl": "https://k3s.nordstack.example",
             "nordstack:services": [{ name: "inventory", image: "docker.io/traefik/whoami:v1.10.3", datastores: [{ engine: "postgres" }] }],
             "nordstack:gatewayServerNames": ["api.nordstack.example"],
             // The firewall admits the API from the nodes and from here (the machine's side of the lab bridge).
