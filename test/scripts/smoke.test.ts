@@ -2,7 +2,7 @@
 // their veths, judged by the same functions the NetworkSmoke component uses.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { Lab, TEST_SSH_OPTIONS } from "../helpers/lab";
 import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { parseSmokeOutput } from "../../components/smoke/results";
@@ -64,7 +64,8 @@ describe("network smoke scripts over SSH (real iperf3, real namespaces)", () => 
     const iperfProcs = (n: string) =>
         execFileSync("ip", ["netns", "pids", lab.host(n).netns], { encoding: "utf8" })
             .split("\n")
-            .filter((pid) => pid && /iperf3/.test(execFileSync("cat", [`/proc/${pid}/comm`], { encoding: "utf8" }).trim()));
+            // A process may exit between the listing and the read: it is then not running.
+            .filter((pid) => pid && /iperf3/.test(spawnSync("cat", [`/proc/${pid}/comm`], { encoding: "utf8" }).stdout ?? ""));
 
     before(() => {
         lab = Lab.up(4, 7);
