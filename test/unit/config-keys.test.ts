@@ -7,28 +7,12 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS, ConfigKeyDecl, SECRET_KEYS } from "../../components/config-keys";
-import { ConfigError, DEFAULTS, imageProblem, parsePlatformConfig } from "../../components/config";
+import { DEFAULTS, imageProblem, parsePlatformConfig } from "../../components/config";
 import { defaultText, pulumiYamlConfig, README_END, README_START, readmeRows } from "../../scripts/dev/config-docs";
 import { hostKeyOf, rawConfig } from "../helpers/fixtures";
+import { expectProblem } from "../helpers/config-problems";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-
-function problems(raw: unknown): { path: string; message: string }[] {
-    try {
-        parsePlatformConfig(raw);
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return e.problems;
-    }
-    assert.fail("config was accepted but should have been rejected");
-}
-
-function expectProblem(raw: unknown, keyPath: string, fragment: RegExp): void {
-    const ps = problems(raw);
-    const hit = ps.find((p) => p.path === keyPath);
-    assert.ok(hit, `no problem at ${keyPath}; got ${JSON.stringify(ps)}`);
-    assert.match(hit.message, fragment);
-}
 
 describe("config keys: one declaration", () => {
     it("Pulumi.yaml's config block is exactly the generated one (npm run gen:config)", () => {

@@ -3,28 +3,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ConfigError, DEFAULT_SYSCTLS, parsePlatformConfig } from "../../components/config";
+import { DEFAULT_SYSCTLS, parsePlatformConfig } from "../../components/config";
 import { hostKeyOf, rawConfig } from "../helpers/fixtures";
+import { expectProblem, problems } from "../helpers/config-problems";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-
-/** Parses and returns the problems, failing the test if the config was accepted. */
-function problems(raw: unknown): { path: string; message: string }[] {
-    try {
-        parsePlatformConfig(raw);
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return e.problems;
-    }
-    assert.fail("config was accepted but should have been rejected");
-}
-
-function expectProblem(raw: unknown, keyPath: string, fragment: RegExp): void {
-    const ps = problems(raw);
-    const hit = ps.find((p) => p.path === keyPath);
-    assert.ok(hit, `no problem at ${keyPath}; got ${JSON.stringify(ps)}`);
-    assert.match(hit.message, fragment);
-}
 
 const node = (name: string, host: string, priv: string, role = "agent") => ({
     name,
