@@ -24,7 +24,14 @@ function rawNamespace(): Record<string, unknown> {
             continue;
         }
         const decl = (CONFIG_KEYS as Record<string, ConfigKeyDecl>)[key];
-        raw[key] = decl && (decl.type === "object" || decl.type === "array") ? cfg.getObject(key) : cfg.get(key);
+        const value = decl && (decl.type === "object" || decl.type === "array") ? cfg.getObject(key) : cfg.get(key);
+        // Pulumi.yaml's declared defaults arrive like set values: hand the parser only real settings,
+        // so its own defaults apply (some depend on the rest, e.g. k3sJoinConcurrency on the agents).
+        const isDefault =
+            decl?.default !== undefined &&
+            (JSON.stringify(value) === JSON.stringify(decl.default) || (typeof value === "string" && value === String(decl.default)));
+        if (isDefault) continue;
+        raw[key] = value;
     }
     return raw;
 }

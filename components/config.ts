@@ -846,8 +846,6 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
     }
     const bounded = (key: string, dflt: number, what: string) => {
         const max = Math.max(1, agents);
-        // Pulumi.yaml's declared default arrives like a set value: it means "as many as allowed, up to it".
-        if (r[key] !== undefined && (r[key] === dflt || r[key] === String(dflt))) return Math.min(dflt, max);
         return readInt(r, key, "", p, {
             min: 1,
             max,
