@@ -288,17 +288,24 @@ export class Cluster extends pulumi.ComponentResource {
         // Servers: strictly one after another, each Ready before the next starts.
         let previous: pulumi.Resource[] = args.dependsOn ?? [];
         let firstInstall: remote.Command | undefined;
+        let firstReady: pulumi.Resource[] = previous;
         for (const s of servers) {
             const m = member(s, [...previous, ...(firstInstall ? [firstInstall] : [])], []);
+            if (!firstInstall) firstReady = [m.ready];
             firstInstall ??= m.install;
             previous = [m.ready];
         }
-        // Agents: all after the servers; installs in a window of `concurrency`.
+        // Agents: installs after every server is Ready, in a window of `concurrency`. Their
+        // prepare step (the drain lease on the first server) needs only the first server,
+        // so it runs while the other servers join and stays off the critical path.
         const serversReady = previous;
         const installs: remote.Command[] = [];
+        const firstWindowReady: pulumi.Resource[] = [];
         agents.forEach((a, i) => {
             const window = i >= concurrency ? [installs[i - concurrency]] : [];
-            installs.push(member(a, serversReady, window).install);
+            const m = member(a, firstReady, [...serversReady, ...window]);
+            installs.push(m.install);
+            if (i < concurrency) firstWindowReady.push(m.ready);
         });
 
         const fetched = new remote.Command(
@@ -318,7 +325,15 @@ export class Cluster extends pulumi.ComponentResource {
         this.kubeconfig = pulumi.secret(
             pulumi.all([fetched.stdout, this.apiUrl]).apply(([raw, url]) => rewriteKubeconfig(raw, url, `nordstack-${name}`)),
         );
-        this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: this.ready });
+        // The layers above start once the servers and the first window of agents are Ready
+        // (enough nodes for the mesh's HA anti-affinity); later windows keep joining
+        // meanwhile, so the critical path does not grow with the node count. `up` still
+        // ends only when every node is Ready.
+        this.provider = new k8s.Provider(
+            `${name}-provider`,
+            { kubeconfig: this.kubeconfig },
+            { parent: this, dependsOn: [...serversReady, ...firstWindowReady] },
+        );
 
         this.registerOutputs({ kubeconfig: this.kubeconfig, apiUrl: this.apiUrl, overlayMtu: this.overlayMtu, version: this.version });
     }

@@ -1,12 +1,17 @@
 // One run of the deployment-graph benchmark (scripts/bench/graph.ts starts one
 // process per scenario, so each gets its own peak RSS). The whole program runs
-// under Pulumi mocks in which every remote command takes DELAY ms; the time until
-// the last resource is registered, divided by the delay, is the number of serial
-// remote steps on the critical path once the same run with no delay is subtracted
-// (scripts/bench/graph.ts does both). Prints one JSON line.
+// under Pulumi mocks in which every remote command takes DELAY ms. Two measures of
+// the critical path:
+// - exact: every registration's dependency URNs (inputs, dependsOn, provider) and
+//   parent are recorded from the mock monitor; a command's depth is 1 + the deepest
+//   command it waits for, transitively through components and plain resources.
+// - timed: the time until the last resource is registered, divided by the delay,
+//   once the same run with no delay is subtracted (scripts/bench/graph.ts).
+// Prints one JSON line.
 //
 //   node --import tsx scripts/bench/graph-run.ts NODES SERVERS DELAY_MS
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { outputsFor } from "../../test/mesh/fake-outputs";
@@ -18,6 +23,39 @@ let resources = 0;
 let commands = 0;
 let last = 0;
 let t0 = 0;
+
+// Exact critical path: depth of every registered URN, in remote commands.
+const depth = new Map<string, number>();
+const startDepth = new Map<string, number>();
+const childrenOf = new Map<string, string[]>();
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProvider(): string;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (v: { getUrnsList(): string[] }) => void): void };
+}
+const depthOf = (urn: string): number => Math.max(depth.get(urn) ?? 0, ...(childrenOf.get(urn) ?? []).map(depthOf));
+type Register = (this: MockMonitor, req: RegisterRequest, cb: unknown) => Promise<void>;
+const proto = MockMonitor.prototype as unknown as { registerResource: Register; newUrn(p: string, t: string, n: string): string };
+const original = proto.registerResource;
+proto.registerResource = function (req, cb) {
+    const urn = proto.newUrn.call(this, req.getParent(), req.getType(), req.getName());
+    const deps = new Set(req.getDependenciesList());
+    req.getPropertydependenciesMap().forEach((v) => v.getUrnsList().forEach((u) => deps.add(u)));
+    // A provider reference is "URN::ID": a resource waits for its provider too.
+    const provider = req.getProvider();
+    if (provider) deps.add(provider.slice(0, provider.lastIndexOf("::")));
+    const own = req.getType().startsWith("command:") ? 1 : 0;
+    // A child waits for its parent's registration, which waited for the parent's dependsOn.
+    const parent = req.getParent();
+    const start = Math.max(parent ? (startDepth.get(parent) ?? 0) : 0, ...[...deps].map(depthOf));
+    startDepth.set(urn, start);
+    depth.set(urn, start + own);
+    if (parent) childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), urn]);
+    return original.call(this, req, cb);
+};
 
 function stdout(name: string): string {
     const pre = /-preflight-(.*)-check$/.exec(name);
@@ -77,6 +115,7 @@ void (async () => {
     const cfg = parsePlatformConfig({
         sshPrivateKey: true,
         gatewayServerNames: ["api.example.no"],
+        apiAllowFrom: ["198.51.100.7/32"],
         nodes: Array.from({ length: nodes }, (_, i) => ({
             name: `n${String(i).padStart(2, "0")}`,
             role: i < servers ? "server" : "agent",
@@ -105,6 +144,9 @@ void (async () => {
                         resources,
                         commands,
                         wallMs: last - t0,
+                        criticalPath: Math.max(0, ...depth.values()),
+                        // Rounds as the graph runs them: distinct depths of the host smoke pairs.
+                        smokeRounds: new Set([...depth].filter(([u]) => /-smoke-pair-[^:]*$/.test(u)).map(([, d]) => d)).size,
                         mockRunSeconds: Math.round(wall * 10) / 10,
                         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
                     })}\n`,

@@ -9,6 +9,8 @@ export interface Recorded {
     name: string;
     parent?: string;
     dependsOn: string[];
+    /** The explicit `provider` option's resource name, if any. */
+    provider?: string;
     props: Record<string, unknown>;
     resource: pulumi.Resource;
 }
@@ -27,6 +29,7 @@ export class GraphRecorder {
             name: args.name,
             parent: args.opts.parent ? this.names.get(args.opts.parent) : undefined,
             dependsOn: (list as pulumi.Resource[]).map((r) => this.names.get(r) ?? "?"),
+            provider: args.opts.provider ? (this.names.get(args.opts.provider) ?? "?") : undefined,
             props: args.props as Record<string, unknown>,
             resource: args.resource,
         });

@@ -92,10 +92,11 @@ describe("k3s Cluster graph (mocks)", () => {
             assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`]);
             assert.deepEqual(rec.byName(`c2-k3s-ready-${n}`).dependsOn, [`c2-k3s-install-${n}`]);
         }
-        // Agents: all of them once the last server is Ready, in parallel (2 agents, concurrency 2).
+        // Agents: installs once the last server is Ready, in parallel (2 agents, concurrency 2); their
+        // prepare (the drain lease on the first server) needs only the first server.
         for (const n of ["a1", "a2"]) {
-            assert.deepEqual(rec.byName(`c2-k3s-prepare-${n}`).dependsOn, ["c2-k3s-ready-s3"]);
-            assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`]);
+            assert.deepEqual(rec.byName(`c2-k3s-prepare-${n}`).dependsOn, ["c2-k3s-ready-s1"]);
+            assert.deepEqual(rec.byName(`c2-k3s-install-${n}`).dependsOn, [`c2-k3s-prepare-${n}`, `c2-k3s-token-${n}`, "c2-k3s-ready-s3"]);
         }
         // After every node's firewall (confirmed over a fresh connection) and tuning.
         assert.deepEqual(rec.byName("c2-k3s-prepare-s1").dependsOn.sort(), [
@@ -119,10 +120,13 @@ describe("k3s Cluster graph (mocks)", () => {
             "c9",
             config({ nodes: [node("s1", "server", 1), ...agents], k3sJoinConcurrency: 2, k3sUpgradeBatch: 3 }),
         );
-        assert.deepEqual(rec.byName("c9-k3s-install-a1").dependsOn, ["c9-k3s-prepare-a1", "c9-k3s-token-a1"]);
-        assert.deepEqual(rec.byName("c9-k3s-install-a2").dependsOn, ["c9-k3s-prepare-a2", "c9-k3s-token-a2"]);
-        assert.deepEqual(rec.byName("c9-k3s-install-a3").dependsOn, ["c9-k3s-prepare-a3", "c9-k3s-token-a3", "c9-k3s-install-a1"]);
-        assert.deepEqual(rec.byName("c9-k3s-install-a5").dependsOn, ["c9-k3s-prepare-a5", "c9-k3s-token-a5", "c9-k3s-install-a3"]);
+        const ready = "c9-k3s-ready-s1";
+        assert.deepEqual(rec.byName("c9-k3s-install-a1").dependsOn, ["c9-k3s-prepare-a1", "c9-k3s-token-a1", ready]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a2").dependsOn, ["c9-k3s-prepare-a2", "c9-k3s-token-a2", ready]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a3").dependsOn, ["c9-k3s-prepare-a3", "c9-k3s-token-a3", ready, "c9-k3s-install-a1"]);
+        assert.deepEqual(rec.byName("c9-k3s-install-a5").dependsOn, ["c9-k3s-prepare-a5", "c9-k3s-token-a5", ready, "c9-k3s-install-a3"]);
+        // The layers above start once the servers and the first window are Ready; a3..a5 keep joining.
+        assert.deepEqual(rec.byName("c9-k3s-provider").dependsOn, [ready, "c9-k3s-ready-a1", "c9-k3s-ready-a2"]);
         assert.match(await cmd(rec, "c9-k3s-prepare-a4"), /NORDSTACK_UPGRADE_SLOTS=3 /);
         assert.match(await cmd(rec, "c9-k3s-prepare-s1"), /NORDSTACK_UPGRADE_SLOTS=1 /, "servers upgrade one at a time");
     });
