@@ -4,6 +4,8 @@
 // table are generated from it (`npm run gen:config`), and a test fails when
 // either file drifts.
 
+import { K3S_INSTALL_SCRIPT_SHA256, K3S_INSTALL_SCRIPT_URL } from "./k3s/install-script-pin";
+
 /** `object`: a structured key (YAML map or list of maps), set in the stack file, not declared in Pulumi.yaml. */
 export type ConfigKeyType = "string" | "integer" | "boolean" | "array" | "object";
 
@@ -104,8 +106,15 @@ export const CONFIG_KEYS = {
     },
     k3sInstallScriptUrl: {
         type: "string",
-        default: "https://get.k3s.io",
-        description: "https:// URL nodes download the official k3s install script from (a mirror works). Not used with k3sAirgap.",
+        default: K3S_INSTALL_SCRIPT_URL,
+        description:
+            "https:// URL nodes download the k3s install script from: by default a pinned commit of k3s-io/k3s, never the moving https://get.k3s.io (a mirror of the same file works). Not used with k3sAirgap.",
+    },
+    k3sInstallScriptSha256: {
+        type: "string",
+        default: K3S_INSTALL_SCRIPT_SHA256,
+        description:
+            "sha256 (64 hex digits) the downloaded install script must have before it runs as root; a different script fails the install step naming the URL, the expected and the actual hash. Change it together with k3sInstallScriptUrl, after reviewing the new script.",
     },
     k3sDownloadUrl: {
         type: "string",

@@ -108,6 +108,8 @@ export interface K3sConfig {
     apiHost?: string;
     /** Where the official install script comes from (a mirror works). */
     installScriptUrl: string;
+    /** sha256 the downloaded install script must have (not used air-gapped). */
+    installScriptSha256: string;
     /** Base URL of the k3s release files (the install script's GITHUB_URL). */
     downloadUrl: string;
     /** Air-gapped install: local paths of the k3s binary, images tarball and install script. */
@@ -264,6 +266,7 @@ export const DEFAULTS = {
     k3sVersion: keyDefault<string>("k3sVersion"),
     k3sFlannelBackend: keyDefault<FlannelBackend>("k3sFlannelBackend"),
     k3sInstallScriptUrl: keyDefault<string>("k3sInstallScriptUrl"),
+    k3sInstallScriptSha256: keyDefault<string>("k3sInstallScriptSha256"),
     k3sDownloadUrl: keyDefault<string>("k3sDownloadUrl"),
     k3sJoinConcurrency: keyDefault<number>("k3sJoinConcurrency"),
     k3sUpgradeBatch: keyDefault<number>("k3sUpgradeBatch"),
@@ -863,6 +866,13 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
     if (apiHost && !isAddress(apiHost)) p.add("k3sApiHost", `${JSON.stringify(apiHost)} is neither an IP address nor a hostname`);
     const installScriptUrl = readString(r, "k3sInstallScriptUrl", "", p, { default: DEFAULTS.k3sInstallScriptUrl }) ?? "";
     if (!/^https:\/\/[^\s'"]+$/.test(installScriptUrl)) p.add("k3sInstallScriptUrl", "must be an https:// URL");
+    const installScriptSha256 = readString(r, "k3sInstallScriptSha256", "", p, { default: DEFAULTS.k3sInstallScriptSha256 }) ?? "";
+    if (!/^[0-9a-f]{64}$/.test(installScriptSha256)) {
+        p.add(
+            "k3sInstallScriptSha256",
+            `must be the install script's sha256 (64 lowercase hex digits, as \`curl -sfL URL | sha256sum\` prints), got ${JSON.stringify(installScriptSha256)}`,
+        );
+    }
     const downloadUrl = (readString(r, "k3sDownloadUrl", "", p, { default: DEFAULTS.k3sDownloadUrl }) ?? "").replace(/\/+$/, "");
     if (!/^https:\/\/[^\s'"]+$/.test(downloadUrl)) {
         p.add(
@@ -888,8 +898,10 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
                 binary: readString(r.k3sAirgap, "binary", "k3sAirgap", p, { required: true, fix }) ?? "",
                 images,
                 installScript:
-                    readString(r.k3sAirgap, "installScript", "k3sAirgap", p, { required: true, fix: "save https://get.k3s.io locally" }) ??
-                    "",
+                    readString(r.k3sAirgap, "installScript", "k3sAirgap", p, {
+                        required: true,
+                        fix: "save the pinned install script (k3sInstallScriptUrl) locally",
+                    }) ?? "",
             };
         }
     }
@@ -899,6 +911,7 @@ function parseK3s(r: Obj, enabled: boolean, agents: number, p: Problems): K3sCon
         flannelBackend: backend === "wireguard-native" ? "wireguard-native" : "vxlan",
         apiHost,
         installScriptUrl,
+        installScriptSha256,
         downloadUrl,
         airgap,
         joinConcurrency,

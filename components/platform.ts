@@ -204,6 +204,7 @@ export class Platform extends pulumi.ComponentResource {
                     flannelBackend: cfg.k3s.flannelBackend,
                     apiHost: cfg.k3s.apiHost,
                     installScriptUrl: cfg.k3s.installScriptUrl,
+                    installScriptSha256: cfg.k3s.installScriptSha256,
                     downloadUrl: cfg.k3s.downloadUrl,
                     airgap: cfg.k3s.airgap,
                     registriesYaml: mirror ? registriesYaml(mirror, args.registryMirrorAuth) : undefined,

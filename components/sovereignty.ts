@@ -39,6 +39,7 @@ export const KNOWN_ENDPOINTS: Readonly<Record<string, Jurisdiction>> = {
     "registry.k8s.io": { country: "US", operator: "Linux Foundation (Kubernetes), served from Google Cloud and AWS" },
     "ghcr.io": { country: "US", operator: "GitHub (Microsoft)" },
     "github.com": { country: "US", operator: "GitHub (Microsoft)" },
+    "raw.githubusercontent.com": { country: "US", operator: "GitHub (Microsoft)" },
     "quay.io": { country: "US", operator: "Red Hat (IBM)" },
     "cr.l5d.io": { country: "US", operator: "Buoyant, Inc. (Linkerd)" },
     "helm.linkerd.io": { country: "US", operator: "Buoyant, Inc. (Linkerd)" },

@@ -9,6 +9,7 @@ import type { FlannelBackend } from "../config";
 import type { NodeHandle } from "../nodes/source";
 import { loadNodeScript, renderNodeStep } from "../host/remote-script";
 import { SecretFile } from "../host/secret-file";
+import { K3S_INSTALL_SCRIPT_SHA256, K3S_INSTALL_SCRIPT_URL } from "./install-script-pin";
 import { apiUrl, K3sRole, overlayMtu, renderK3sConfig, rewriteKubeconfig, REGISTRIES_FILE, TOKEN_FILE } from "./render";
 
 /** One node of the cluster, with what preflight found on it. */
@@ -37,9 +38,9 @@ export interface ClusterArgs {
     flannelBackend?: FlannelBackend;
     /** Address in the API certificate and the exported kubeconfig. Default: the first server's public address. */
     apiHost?: pulumi.Input<string>;
-    /** Default `https://get.k3s.io`. Ignored when `airgap` is set. */
+    /** Default: a pinned commit of k3s-io/k3s (install-script-pin.ts). Ignored when `airgap` is set. */
     installScriptUrl?: string;
-    /** When set, the downloaded install script must have this sha256 before it runs as root. */
+    /** sha256 the downloaded install script must have before it runs as root. Default: the pinned script's. */
     installScriptSha256?: string;
     airgap?: K3sAirgapArgs;
     /** Agents installed at once after the servers are Ready. Default 10. */
@@ -236,9 +237,9 @@ export class Cluster extends pulumi.ComponentResource {
                     ...(airgapSums
                         ? { NORDSTACK_K3S_AIRGAP_DIR: AIRGAP_STAGING_DIR, NORDSTACK_K3S_AIRGAP_SHA256: airgapSums }
                         : {
-                              NORDSTACK_K3S_INSTALL_SCRIPT_URL: args.installScriptUrl ?? "https://get.k3s.io",
+                              NORDSTACK_K3S_INSTALL_SCRIPT_URL: args.installScriptUrl ?? K3S_INSTALL_SCRIPT_URL,
                               NORDSTACK_K3S_DOWNLOAD_URL: args.downloadUrl ?? "https://github.com/k3s-io/k3s/releases",
-                              ...(args.installScriptSha256 ? { NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: args.installScriptSha256 } : {}),
+                              NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: args.installScriptSha256 ?? K3S_INSTALL_SCRIPT_SHA256,
                           }),
                     NORDSTACK_K3S_EXPECTED_MTU: String(this.overlayMtu),
                     ...(revision ? { NORDSTACK_K3S_REGISTRIES: "managed", NORDSTACK_K3S_REGISTRIES_REVISION: revision } : {}),

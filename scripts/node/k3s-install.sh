@@ -23,14 +23,16 @@
 #   NORDSTACK_K3S_ROLE                (required) server-init | server-join | agent
 #   NORDSTACK_K3S_CONFIG              (required) content of /etc/rancher/k3s/config.yaml
 #   NORDSTACK_K3S_SERVER_URL          https://<first server>:6443 (agents)
-#   NORDSTACK_K3S_INSTALL_SCRIPT_URL  default https://get.k3s.io
+#   NORDSTACK_K3S_INSTALL_SCRIPT_URL  (required unless air-gapped) where the install script is
+#                                     downloaded from (nordstack pins a commit of k3s-io/k3s)
 #   NORDSTACK_K3S_DOWNLOAD_URL        release files base (the install script's GITHUB_URL),
 #                                     default https://github.com/k3s-io/k3s/releases
 #   NORDSTACK_K3S_REGISTRIES          managed: registries.yaml must be there (written by
 #                                     nordstack); none (default): remove nordstack's one
 #   NORDSTACK_K3S_REGISTRIES_REVISION changes with registries.yaml's content (not used here:
 #                                     it makes a changed registries.yaml re-run this step)
-#   NORDSTACK_K3S_INSTALL_SCRIPT_SHA256  when set, the downloaded script must have this sha256
+#   NORDSTACK_K3S_INSTALL_SCRIPT_SHA256  (required unless air-gapped) sha256 the downloaded
+#                                     script must have before it runs as root
 #   NORDSTACK_K3S_AIRGAP_DIR          air-gapped: directory the k3s binary, the images
 #                                     archive and install.sh were uploaded to by the SSH
 #                                     user (relative: to that user's home)
@@ -101,6 +103,11 @@ verify_inputs() {
     if [ "$EXEC" = agent ] && [ -z "${NORDSTACK_K3S_SERVER_URL:-}" ]; then
         fatal "NORDSTACK_K3S_SERVER_URL is required for agents"
     fi
+    if [ -z "${NORDSTACK_K3S_AIRGAP_DIR:-}" ]; then
+        [ -n "${NORDSTACK_K3S_INSTALL_SCRIPT_URL:-}" ] || fatal "NORDSTACK_K3S_INSTALL_SCRIPT_URL is required (or the air-gapped mode)"
+        [[ "${NORDSTACK_K3S_INSTALL_SCRIPT_SHA256:-}" =~ ^[0-9a-f]{64}$ ]] ||
+            fatal "NORDSTACK_K3S_INSTALL_SCRIPT_SHA256 must be the sha256 of the script at ${NORDSTACK_K3S_INSTALL_SCRIPT_URL}; a downloaded script never runs unchecked"
+    fi
     [ -s "$TOKEN_FILE" ] || fatal "no cluster token in ${TOKEN_FILE}; the token step runs before this one"
     grep -Eqx '[A-Za-z0-9]{16,}' "$TOKEN_FILE" || fatal "${TOKEN_FILE} does not hold a token of 16+ letters and digits"
 }
@@ -156,17 +163,15 @@ fetch_install_script() {
         chmod 0755 "$INSTALL_SCRIPT"
         return
     fi
-    local url=${NORDSTACK_K3S_INSTALL_SCRIPT_URL:-https://get.k3s.io} have
+    local url=$NORDSTACK_K3S_INSTALL_SCRIPT_URL want=$NORDSTACK_K3S_INSTALL_SCRIPT_SHA256 have
     command -v curl >/dev/null || fatal "curl is required to download ${url}; install it or use the air-gapped mode"
     INSTALL_SCRIPT=$(mktemp /tmp/k3s-install.XXXXXX)
     trap 'rm -f "$INSTALL_SCRIPT"' EXIT
     curl -sfL --retry 3 --connect-timeout 10 --max-time 120 -o "$INSTALL_SCRIPT" "$url" ||
         fatal "could not download the k3s install script from ${url}"
-    if [ -n "${NORDSTACK_K3S_INSTALL_SCRIPT_SHA256:-}" ]; then
-        have=$(sha256sum "$INSTALL_SCRIPT" | cut -d' ' -f1)
-        [ "$have" = "$NORDSTACK_K3S_INSTALL_SCRIPT_SHA256" ] ||
-            fatal "the install script from ${url} has sha256 ${have}, expected ${NORDSTACK_K3S_INSTALL_SCRIPT_SHA256}; it is not run"
-    fi
+    have=$(sha256sum "$INSTALL_SCRIPT" | cut -d' ' -f1)
+    [ "$have" = "$want" ] ||
+        fatal "the install script from ${url} has sha256 ${have}, expected ${want}; it is not run (if you reviewed this script, set nordstack:k3sInstallScriptSha256 to ${have})"
 }
 
 run_install() {

@@ -12,6 +12,9 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { Lab, TEST_SSH_OPTIONS } from "../helpers/lab";
 import { loadNodeScript, renderNodeStep } from "../../components/host/remote-script";
 import { renderSecretFileCommands } from "../../components/host/secret-file";
@@ -52,7 +55,15 @@ set -e
 state=${STATE}
 mkdir -p "$state"
 echo run >> "$state/install-runs"
-[ "$INSTALL_K3S_SKIP_DOWNLOAD" = true ] || { echo "[stand-in] cannot download k3s here" >&2; exit 1; }
+if [ "$INSTALL_K3S_SKIP_DOWNLOAD" != true ]; then
+    # Like the real one: the binary and the release's sha256sum file from GITHUB_URL, checked.
+    base="$GITHUB_URL/download/$INSTALL_K3S_VERSION"
+    curl -sfL -o /tmp/k3s.download "$base/k3s"
+    want=$(curl -sfL "$base/sha256sum-amd64.txt" | awk '$2 == "k3s" {print $1}')
+    [ "$(sha256sum /tmp/k3s.download | cut -d' ' -f1)" = "$want" ] || { echo "[ERROR]  Download sha256 does not match" >&2; exit 1; }
+    install -m 0755 /tmp/k3s.download /usr/local/bin/k3s
+    rm -f /tmp/k3s.download
+fi
 svc=k3s
 [ "$INSTALL_K3S_EXEC" = agent ] && svc=k3s-agent
 printf '[Service]\\nExecStart=/usr/local/bin/k3s %s\\n' "$INSTALL_K3S_EXEC" > "$state/$svc.service"
@@ -340,6 +351,72 @@ describe("k3s node scripts over SSH (stand-in k3s that restarts like the real in
         const del = renderSecretFileCommands(TOKEN_FILE, SUDO_USER).delete;
         assert.equal(lab.ssh("node2", del, 30_000, "", SUDO_USER).code, 0);
         assert.equal(lab.ssh("node2", `test -e ${TOKEN_FILE}`).code, 1, "the token step's delete removes the token");
+    });
+
+    it("downloads: the install script from its pinned URL runs only with the configured sha256, naming URL, expected and actual", async () => {
+        // A release mirror on the node's own loopback (lab hosts are namespaces): install.sh and
+        // download/<version>/{k3s,sha256sum-amd64.txt}, as k3sInstallScriptUrl / k3sDownloadUrl would serve them.
+        const dir = mkdtempSync(path.join(tmpdir(), "nordstack-k3s-mirror-"));
+        mkdirSync(path.join(dir, "download", V1), { recursive: true });
+        writeFileSync(path.join(dir, "install.sh"), STAND_IN_INSTALLER);
+        writeFileSync(path.join(dir, "download", V1, "k3s"), binaries[V1]);
+        writeFileSync(path.join(dir, "download", V1, "sha256sum-amd64.txt"), `${sha(binaries[V1])}  k3s\n`);
+        const server = spawn(
+            "ip",
+            ["netns", "exec", lab.host("node2").netns, "python3", "-m", "http.server", "8791", "--bind", "127.0.0.1", "--directory", dir],
+            {
+                stdio: "ignore",
+            },
+        );
+        try {
+            const url = "http://127.0.0.1:8791/install.sh";
+            for (let i = 0; i < 50 && lab.ssh("node2", `curl -sf -o /dev/null ${url}`).code !== 0; i++)
+                await new Promise((r) => setTimeout(r, 100));
+            version = V1;
+            assert.equal(writeToken(TOKEN).code, 0);
+            const online = (over: Record<string, string>) =>
+                runInstall({
+                    NORDSTACK_K3S_AIRGAP_DIR: "",
+                    NORDSTACK_K3S_AIRGAP_SHA256: "",
+                    NORDSTACK_K3S_INSTALL_SCRIPT_URL: url,
+                    NORDSTACK_K3S_DOWNLOAD_URL: "http://127.0.0.1:8791",
+                    ...over,
+                });
+            const runs = () => lab.ssh("node2", `cat ${STATE}/install-runs 2>/dev/null | wc -l`).stdout.trim();
+            const before = runs();
+            // No hash: refused before anything is downloaded.
+            let r = online({ NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: "" });
+            assert.equal(r.code, 1);
+            assert.match(
+                r.stderr,
+                /NORDSTACK_K3S_INSTALL_SCRIPT_SHA256 must be the sha256 of the script at http:\/\/127.0.0.1:8791\/install.sh; a downloaded script never runs unchecked/,
+            );
+            // Another script than the pinned one (a moved branch, a tampered mirror): not run.
+            const wrong = sha("the script somebody reviewed");
+            r = online({ NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: wrong });
+            assert.equal(r.code, 1);
+            assert.ok(
+                r.stderr.includes(`the install script from ${url} has sha256 ${sha(STAND_IN_INSTALLER)}, expected ${wrong}; it is not run`),
+                r.stderr,
+            );
+            assert.match(r.stderr, /set nordstack:k3sInstallScriptSha256 to [0-9a-f]{64}/);
+            assert.equal(runs(), before, "the installer never ran");
+            assert.equal(lab.ssh("node2", "test -e /usr/local/bin/k3s").code, 1, "nothing installed");
+            // The right hash: the script runs, downloads the binary from the mirror and checks it.
+            r = online({ NORDSTACK_K3S_INSTALL_SCRIPT_SHA256: sha(STAND_IN_INSTALLER) });
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(parsed(r.stdout).version, V1);
+            assert.match(
+                lab.ssh("node2", "/usr/local/bin/k3s --version").stdout,
+                new RegExp(`k3s version ${V1.replace("+", "\\+")} \\(stand-in\\)`),
+            );
+            assert.match(lab.ssh("node2", `cat ${STATE}/install-env`).stdout, /INSTALL_K3S_VERSION=v1\.35\.5\+k3s1/);
+        } finally {
+            server.kill();
+            rmSync(dir, { recursive: true, force: true });
+            // Leave node2 as the later tests expect it: uninstalled.
+            lab.step("node2", renderNodeStep({ script: install, args: ["uninstall"], env: env(), user: SUDO_USER }), 60_000, SUDO_USER);
+        }
     });
 
     it("membership: prepare skips nodes not yet joined and drains a node at another version, holding an upgrade slot", () => {

@@ -180,6 +180,11 @@ describe("parsePlatformConfig rejects, naming the key and the fix", () => {
         expectProblem(rawConfig({ k3sFlannelBackend: "host-gw" }), "k3sFlannelBackend", /must be vxlan or wireguard-native/);
         expectProblem(rawConfig({ k3sAirgap: { binary: "/srv/k3s" } }), "k3sAirgap.images", /is required; set the local path/);
         expectProblem(rawConfig({ k3sInstallScriptUrl: "http://get.k3s.io" }), "k3sInstallScriptUrl", /must be an https:\/\/ URL/);
+        expectProblem(
+            rawConfig({ k3sInstallScriptSha256: "sha256:ABC" }),
+            "k3sInstallScriptSha256",
+            /must be the install script's sha256 \(64 lowercase hex digits, as `curl -sfL URL \| sha256sum` prints\), got "sha256:ABC"/,
+        );
     });
 
     it("a gateway without server names, or with more replicas than nodes", () => {

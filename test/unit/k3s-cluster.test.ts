@@ -1,4 +1,5 @@
 import { describe, it, before } from "node:test";
+import { K3S_INSTALL_SCRIPT_SHA256, K3S_INSTALL_SCRIPT_URL } from "../../components/k3s/install-script-pin";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -83,6 +84,14 @@ describe("k3s Cluster graph (mocks)", () => {
         const { rec } = await build("c2", config({ nodes: threeServers() }));
         assert.match(await cmd(rec, "c2-k3s-install-s1"), /cluster-init: true/);
         assert.match(await cmd(rec, "c2-k3s-install-s2"), /NORDSTACK_K3S_ROLE=server-join [\s\S]*server: https:\/\/10.10.0.1:6443/);
+        // The install script is a pinned commit's, checked against its sha256 before it runs as root.
+        assert.ok(
+            (await cmd(rec, "c2-k3s-install-s2")).includes(
+                `NORDSTACK_K3S_INSTALL_SCRIPT_URL=${K3S_INSTALL_SCRIPT_URL} NORDSTACK_K3S_DOWNLOAD_URL=`,
+            ),
+        );
+        assert.match(await cmd(rec, "c2-k3s-install-s2"), new RegExp(`NORDSTACK_K3S_INSTALL_SCRIPT_SHA256=${K3S_INSTALL_SCRIPT_SHA256} `));
+        assert.match(K3S_INSTALL_SCRIPT_URL, /^https:\/\/raw\.githubusercontent\.com\/k3s-io\/k3s\/[0-9a-f]{40}\/install\.sh$/);
         // Servers one at a time, each Ready before the next (etcd membership changes are serial).
         for (const [prev, n] of [
             ["s1", "s2"],

@@ -62,6 +62,7 @@ describe("sovereignty report", () => {
         assert.deepEqual(
             r.problems.map((p) => [p.path, p.message.split(" ")[0]]),
             [
+                ["k3sInstallScriptUrl", "raw.githubusercontent.com"],
                 ["k3sDownloadUrl", "github.com"],
                 ["registryMirror", "docker.io"],
                 ["registryMirror", "cr.l5d.io"],
@@ -70,23 +71,27 @@ describe("sovereignty report", () => {
             ],
         );
         assert.equal(
-            r.problems[1].message,
+            r.problems[2].message,
             "docker.io (US, Docker, Inc.) is outside the EEA [container images: k3s system images, service inventory, service pricing, " +
                 'Postgres, Redis, NGINX gateway, overlay smoke test, Consul] while sovereignty is "strict"; set registryMirror to a registry ' +
                 "mirror in the EEA (e.g. registry.example.no) that proxies it, or set sovereignty: relaxed deliberately",
         );
-        assert.equal(r.endpoints.find((e) => e.endpoint === "get.k3s.io")?.country, "unknown", "no claim without knowledge");
+        assert.equal(
+            r.endpoints.find((e) => e.endpoint === "raw.githubusercontent.com")?.country,
+            "US",
+            "the pinned install script's host",
+        );
         // index.ts throws these as one ConfigError, the same format as every other config problem.
         assert.match(
             new ConfigError(r.problems).message,
-            /^nordstack: the stack configuration has 5 problems:\n {2}- k3sDownloadUrl: github.com/,
+            /^nordstack: the stack configuration has 6 problems:\n {2}- k3sInstallScriptUrl: raw.githubusercontent.com/,
         );
 
         const relaxed = sovereigntyReport(parsePlatformConfig({ ...raw, sovereignty: "relaxed" }));
         assert.deepEqual(relaxed.problems, []);
-        assert.equal(relaxed.warnings.length, 5);
+        assert.equal(relaxed.warnings.length, 6);
         assert.match(
-            relaxed.warnings[0],
+            relaxed.warnings[1],
             /^sovereignty: github.com \(US, GitHub \(Microsoft\)\) is outside the EEA \[k3s v1.36.3\+k3s1 binary/,
         );
     });
