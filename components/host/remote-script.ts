@@ -2,6 +2,7 @@
 // that runs it over SSH. Pure: same inputs, same command, so the preview diff
 // shows exactly what will run on the host when a script or a value changes.
 import { RunError } from "@pulumi/pulumi";
+import { runError } from "../errors";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -84,6 +85,6 @@ export function parseLastJsonLine(what: string, stdout: string): unknown {
     try {
         return JSON.parse(line);
     } catch {
-        throw new RunError(`${what} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
+        throw runError(`${what} printed no result JSON (got ${JSON.stringify(stdout.slice(0, 200))})`);
     }
 }
