@@ -129,7 +129,10 @@ export class Redis extends pulumi.ComponentResource {
                                     },
                                     livenessProbe: { tcpSocket: { port: PORT }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
                                     resources: {
-                                        requests: { cpu: args.resources?.cpu ?? REDIS_RESOURCES.cpu, memory: args.resources?.memory ?? REDIS_RESOURCES.memory },
+                                        requests: {
+                                            cpu: args.resources?.cpu ?? REDIS_RESOURCES.cpu,
+                                            memory: args.resources?.memory ?? REDIS_RESOURCES.memory,
+                                        },
                                         limits: { memory: args.resources?.memoryLimit ?? REDIS_RESOURCES.memoryLimit },
                                     },
                                     volumeMounts: [

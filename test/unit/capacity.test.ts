@@ -205,7 +205,7 @@ function release(objects: RenderedObject[], chart: string): Record<string, unkno
     return r.values;
 }
 
-async function checkAgainstRendered(cfg: PlatformConfig, objects: RenderedObject[]): Promise<void> {
+function checkAgainstRendered(cfg: PlatformConfig, objects: RenderedObject[]): void {
     const layers = platformRequests(cfg, cfg.nodes.length);
     const t = byLayer(layers);
     const cp = release(objects, "linkerd-control-plane") as {
@@ -284,16 +284,16 @@ async function checkAgainstRendered(cfg: PlatformConfig, objects: RenderedObject
 
 describe("capacity agrees with what the dev stack renders (mocks)", () => {
     it("the dev stack as configured", async () => {
-        await checkAgainstRendered(dev(), await renderDevStack());
+        checkAgainstRendered(dev(), await renderDevStack());
     });
 
     it("with backups on", async () => {
         const keys = { backupAccessKeyId: pulumi.secret("AKIDTEST"), backupSecretAccessKey: pulumi.secret("s3cr3t-key-0123456789") };
-        await checkAgainstRendered(dev(BACKUPS), await renderDevStack(BACKUPS, keys));
+        checkAgainstRendered(dev(BACKUPS), await renderDevStack(BACKUPS, keys));
     });
 
     it("on two nodes (Linkerd without HA)", async () => {
         const nodes = (devStackRawConfig().nodes as unknown[]).slice(0, 2);
-        await checkAgainstRendered(dev({ nodes }), await renderDevStack({ nodes }));
+        checkAgainstRendered(dev({ nodes }), await renderDevStack({ nodes }));
     });
 });
