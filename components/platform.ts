@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "./config";
 import { Preflight } from "./host/preflight";
 import { crossNodeProblems, PreflightResult } from "./host/preflight-checks";
+import { nodeShares, shareDetail } from "./host/capacity";
 import { HostTuning, TuningResult } from "./host/tuning";
 import { Firewall } from "./host/firewall";
 import { Cluster } from "./k3s/cluster";
@@ -113,8 +114,11 @@ export class Platform extends pulumi.ComponentResource {
             ),
         );
 
-        // 2 preflight, per node; nothing else touches a node before all of them pass
+        // 2 preflight, per node; nothing else touches a node before all of them pass.
+        // With k3s, each node must also fit its share of what the enabled layers request.
+        const shares = new Map(nodeShares(cfg, this.nodeSource.nodes).map((s) => [s.node, s]));
         for (const node of this.nodeSource.nodes) {
+            const share = shares.get(node.name);
             this.preflight[node.name] = new Preflight(
                 `${name}-preflight-${node.name}`,
                 {
@@ -122,6 +126,11 @@ export class Platform extends pulumi.ComponentResource {
                     expectedMtu: cfg.mtu,
                     requiredModules: cfg.preflight.requiredModules,
                     allowVirtualization: cfg.preflight.allowVirtualization,
+                    capacity: share && {
+                        ...share.required,
+                        cpuDetail: shareDetail(share).cpu,
+                        memoryDetail: shareDetail(share).memory,
+                    },
                 },
                 { parent: this },
             );

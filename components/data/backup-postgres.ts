@@ -40,6 +40,11 @@ import {
 
 /** pgBackRest's TLS server port in the database pod. */
 export const PGBACKREST_TLS_PORT = 8432;
+/** Requests and limits of the pgBackRest sidecar (in the database pod) and of the backup Job; the capacity check sums the same. */
+export const PGBACKREST_RESOURCES = {
+    sidecar: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
+    job: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+} as const;
 /** The postgres user of the official image (and images built on it): owns the data directory. */
 const POSTGRES_UID = 999;
 const CONF_DIR = "/etc/pgbackrest";
@@ -209,7 +214,7 @@ export class PostgresBackup extends pulumi.ComponentResource {
                 env: [{ name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.credentialsSecretName, key: "password" } } }],
                 readinessProbe: { tcpSocket: { port: PGBACKREST_TLS_PORT }, periodSeconds: 10, timeoutSeconds: 2 },
                 securityContext: asPostgres,
-                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "256Mi" } },
+                resources: PGBACKREST_RESOURCES.sidecar,
                 volumeMounts: [
                     { name: args.dataVolumeName, mountPath: args.dataMountPath },
                     { name: "pgbackrest-socket", mountPath: SOCKET_DIR },
@@ -230,7 +235,7 @@ export class PostgresBackup extends pulumi.ComponentResource {
                     command: ["sh", "-c", renderPgBackupScript(confFile, ds.instance)],
                     env: envFromSecret(s3.metadata.name, [S3_KEYS.id, S3_KEYS.secret]),
                     securityContext: asPostgres,
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } },
+                    resources: PGBACKREST_RESOURCES.job,
                     volumeMounts: mounts,
                 },
             ],

@@ -28,6 +28,11 @@ import { RCLONE_REMOTE, rcloneEnv, renderRedisShipScript, renderRedisSnapshotScr
 
 /** Pinned rclone (the version Debian 12 ships, which the tests run). */
 export const RCLONE_IMAGE = "docker.io/rclone/rclone:1.60.1";
+/** Requests and limits of the backup Job's snapshot (init) and ship containers; the capacity check sums the same. */
+export const REDIS_BACKUP_RESOURCES = {
+    snapshot: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    ship: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+} as const;
 /** The redis user of the official alpine image. */
 const REDIS_UID = 999;
 const SNAPSHOT = "/backup/dump.rdb";
@@ -72,7 +77,7 @@ export class RedisBackup extends pulumi.ComponentResource {
                         .apply((host) => ["sh", "-c", renderRedisSnapshotScript({ host, port: args.port, file: SNAPSHOT })]),
                     env: [{ name: "REDISCLI_AUTH", valueFrom: { secretKeyRef: { name: args.credentialsSecretName, key: "password" } } }],
                     securityContext: asRedis,
-                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                    resources: REDIS_BACKUP_RESOURCES.snapshot,
                     volumeMounts: [snapshot],
                 },
             ],
@@ -97,7 +102,7 @@ export class RedisBackup extends pulumi.ComponentResource {
                         { name: "HOME", value: "/backup" },
                     ],
                     securityContext: asRedis,
-                    resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                    resources: REDIS_BACKUP_RESOURCES.ship,
                     volumeMounts: [snapshot],
                 },
             ],

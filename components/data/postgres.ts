@@ -20,6 +20,9 @@ import { PostgresBackup } from "./backup-postgres";
 /** Pinned to the PostgreSQL major and minor the tests run (Debian 12's postgresql-15). */
 export const POSTGRES_IMAGE = "docker.io/library/postgres:15.18-bookworm";
 
+/** The database container's default requests and memory limit; the capacity check sums the same. */
+export const POSTGRES_RESOURCES = { cpu: "100m", memory: "256Mi", memoryLimit: "512Mi" } as const;
+
 export interface PostgresArgs extends DatastoreArgs {
     /** postgresql.conf settings (connections, memory, timeouts); addresses and paths are the image's. */
     settings?: Pick<
@@ -176,8 +179,11 @@ export class Postgres extends pulumi.ComponentResource {
                                     readinessProbe: { exec: { command: ready }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
                                     livenessProbe: { tcpSocket: { port: PORT }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
                                     resources: {
-                                        requests: { cpu: args.resources?.cpu ?? "100m", memory: args.resources?.memory ?? "256Mi" },
-                                        limits: { memory: args.resources?.memoryLimit ?? "512Mi" },
+                                        requests: {
+                                            cpu: args.resources?.cpu ?? POSTGRES_RESOURCES.cpu,
+                                            memory: args.resources?.memory ?? POSTGRES_RESOURCES.memory,
+                                        },
+                                        limits: { memory: args.resources?.memoryLimit ?? POSTGRES_RESOURCES.memoryLimit },
                                     },
                                     volumeMounts: [
                                         { name: "data", mountPath: DATA_DIR },

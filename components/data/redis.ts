@@ -20,6 +20,9 @@ import { RedisBackup } from "./backup-redis";
 /** Pinned to the Redis version the tests run (Debian 12's redis-server 7.0.15). */
 export const REDIS_IMAGE = "docker.io/library/redis:7.0.15-alpine";
 
+/** The Redis container's default requests and memory limit; the capacity check sums the same. */
+export const REDIS_RESOURCES = { cpu: "50m", memory: "128Mi", memoryLimit: "256Mi" } as const;
+
 export interface RedisArgs extends DatastoreArgs {
     /** redis.conf settings; keep `maxMemoryMb` below the memory limit (default 192 under 256Mi). */
     settings?: Pick<RedisConfInput, "maxMemoryMb" | "maxMemoryPolicy" | "appendOnly">;
@@ -126,8 +129,11 @@ export class Redis extends pulumi.ComponentResource {
                                     },
                                     livenessProbe: { tcpSocket: { port: PORT }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
                                     resources: {
-                                        requests: { cpu: args.resources?.cpu ?? "50m", memory: args.resources?.memory ?? "128Mi" },
-                                        limits: { memory: args.resources?.memoryLimit ?? "256Mi" },
+                                        requests: {
+                                            cpu: args.resources?.cpu ?? REDIS_RESOURCES.cpu,
+                                            memory: args.resources?.memory ?? REDIS_RESOURCES.memory,
+                                        },
+                                        limits: { memory: args.resources?.memoryLimit ?? REDIS_RESOURCES.memoryLimit },
                                     },
                                     volumeMounts: [
                                         { name: "data", mountPath: "/data" },

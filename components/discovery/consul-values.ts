@@ -17,6 +17,17 @@ export function consulImages(chartVersion: string): { image: string; imageK8S: s
     };
 }
 
+/**
+ * What Consul's pods request. We set no resources, so these are the chart's own defaults
+ * (consul-k8s 2.0.3 values.yaml: `server.resources` and `syncCatalog.resources`; the sync
+ * Deployment always runs 1 replica). Client agents, DNS proxy, connect injector and
+ * webhook-cert-manager are off with our values; the TLS/ACL init Jobs finish at install.
+ */
+export const CONSUL_CHART_REQUESTS = {
+    server: { cpu: "100m", memory: "200Mi" },
+    syncCatalog: { cpu: "50m", memory: "50Mi", replicas: 1 },
+} as const;
+
 /** `global.name`: fixes resource names, so the DNS Service is always `consul-dns`. */
 export const CONSUL_NAME = "consul";
 /** The DNS zone Consul answers (`<service>.service.consul`). */

@@ -83,6 +83,9 @@ export function workersForCpuLimit(limit: string | undefined): number | undefine
 }
 const TLS_DIR = "/etc/nginx/tls";
 
+/** The gateway container's default requests and memory limit (no CPU limit); the capacity check sums the same. */
+export const GATEWAY_RESOURCES = { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" } as const;
+
 /**
  * Node port -> container port. nginx runs unprivileged (the image's nginx user,
  * every capability dropped) and so listens above 1024; the hostPort mapping
@@ -242,9 +245,12 @@ export class Nginx extends pulumi.ComponentResource {
                                         failureThreshold: 3,
                                     },
                                     resources: {
-                                        requests: { cpu: args.resources?.cpu ?? "100m", memory: args.resources?.memory ?? "128Mi" },
+                                        requests: {
+                                            cpu: args.resources?.cpu ?? GATEWAY_RESOURCES.cpu,
+                                            memory: args.resources?.memory ?? GATEWAY_RESOURCES.memory,
+                                        },
                                         limits: {
-                                            memory: args.resources?.memoryLimit ?? "512Mi",
+                                            memory: args.resources?.memoryLimit ?? GATEWAY_RESOURCES.memoryLimit,
                                             ...(args.resources?.cpuLimit ? { cpu: args.resources.cpuLimit } : {}),
                                         },
                                     },

@@ -16,6 +16,10 @@ export interface PreflightResult {
     /** -1 when the interface does not report a speed (common for virtio). */
     linkSpeedMbps: number;
     timeSync: string;
+    /** CPUs this node can use (`nproc`). */
+    cpus: number;
+    /** MemTotal of /proc/meminfo, MiB. */
+    memoryMiB: number;
     modules: { loaded: string[]; missing: string[] };
     warnings: string[];
     problems: string[];
@@ -25,7 +29,14 @@ export interface PreflightResult {
 /** Parses preflight stdout; throws naming the node when it is not the expected JSON. */
 export function parsePreflightOutput(node: string, stdout: string): PreflightResult {
     const r = parseLastJsonLine(`preflight on ${node}`, stdout) as PreflightResult;
-    if (typeof r !== "object" || r === null || typeof r.mtu !== "number" || typeof r.virtualization !== "string") {
+    if (
+        typeof r !== "object" ||
+        r === null ||
+        typeof r.mtu !== "number" ||
+        typeof r.virtualization !== "string" ||
+        typeof r.cpus !== "number" ||
+        typeof r.memoryMiB !== "number"
+    ) {
         throw new RunError(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
     }
     return r;

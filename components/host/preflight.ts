@@ -12,6 +12,11 @@ export interface PreflightArgs {
     requiredModules?: string[];
     /** `systemd-detect-virt` answers accepted besides kvm/none; container types are refused otherwise. */
     allowVirtualization?: string[];
+    /**
+     * This node's share of what the platform requests (see components/host/capacity.ts): the node is
+     * refused when its CPUs x 1000 or its MemTotal (MiB) are below it. Not checked when omitted (k3s off).
+     */
+    capacity?: { milliCpu: number; memoryMiB: number; cpuDetail?: string; memoryDetail?: string };
     /** Upper bound for the remote step in seconds. Default 120. */
     timeoutSeconds?: number;
 }
@@ -24,12 +29,17 @@ export function preflightEnv(privateAddress: string, a: Omit<PreflightArgs, "nod
         NORDSTACK_EXPECTED_MTU: a.expectedMtu === undefined ? "" : String(a.expectedMtu),
         NORDSTACK_REQUIRED_MODULES: (a.requiredModules ?? []).join(" "),
         NORDSTACK_ALLOW_VIRT: (a.allowVirtualization ?? []).join(" "),
+        NORDSTACK_REQUIRED_MILLICPU: a.capacity ? String(a.capacity.milliCpu) : "",
+        NORDSTACK_REQUIRED_MEMORY_MIB: a.capacity ? String(a.capacity.memoryMiB) : "",
+        NORDSTACK_REQUIRED_CPU_DETAIL: a.capacity?.cpuDetail ?? "",
+        NORDSTACK_REQUIRED_MEMORY_DETAIL: a.capacity?.memoryDetail ?? "",
     };
 }
 
 /**
  * Checks one node before anything is installed: OS and architecture, KVM (not
- * container virtualization), kernel, private interface and MTU, kernel modules.
+ * container virtualization), kernel, private interface and MTU, kernel modules,
+ * and CPUs and memory against the node's share of the platform's requests.
  * A refused node fails this resource, so nothing that depends on it runs.
  */
 export class Preflight extends pulumi.ComponentResource {

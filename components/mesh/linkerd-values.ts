@@ -80,24 +80,36 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
     };
 }
 
-const controllerCpu = { limit: "", request: "100m" };
-const controllerResources = { cpu: controllerCpu, memory: { limit: "250Mi", request: "50Mi" } };
+/**
+ * The resources of values-ha.yaml (below), exported so the capacity check sums the same figures.
+ * Without HA the chart's defaults request nothing (every `request: ""` in its values.yaml).
+ */
+export const LINKERD_HA_RESOURCES = {
+    /** Each controller container (destination, sp-validator, proxy-injector; heartbeat is off). */
+    controller: { cpu: { limit: "", request: "100m" }, memory: { limit: "250Mi", request: "50Mi" } },
+    identity: { cpu: { limit: "", request: "100m" }, memory: { limit: "250Mi", request: "10Mi" } },
+    /** Every injected proxy, the control plane's own included. */
+    proxy: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } },
+} as const;
+/** values-ha.yaml's controllerReplicas: each control-plane Deployment runs this many pods. */
+export const LINKERD_HA_REPLICAS = 3;
+const controllerResources = LINKERD_HA_RESOURCES.controller;
 
 // Mirrors values-ha.yaml of the pinned chart: the chart tarball (and so that
 // file) is not reachable at render time, and a Release takes values, not files.
 const HA_VALUES: Record<string, unknown> = {
     highAvailability: true,
-    controllerReplicas: 3,
+    controllerReplicas: LINKERD_HA_REPLICAS,
     enablePodAntiAffinity: true,
     enablePodDisruptionBudget: true,
     controller: { podDisruptionBudget: { maxUnavailable: 1 } },
     deploymentStrategy: { rollingUpdate: { maxUnavailable: 1, maxSurge: "25%" } },
     // With HA, a pod must not start unmeshed in an injected namespace while the injector is down.
     webhookFailurePolicy: "Fail",
-    proxy: { resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } } },
+    proxy: { resources: LINKERD_HA_RESOURCES.proxy },
     controllerResources,
     destinationResources: controllerResources,
-    identityResources: { cpu: controllerCpu, memory: { limit: "250Mi", request: "10Mi" } },
+    identityResources: LINKERD_HA_RESOURCES.identity,
     heartbeatResources: controllerResources,
     proxyInjectorResources: controllerResources,
     spValidatorResources: controllerResources,

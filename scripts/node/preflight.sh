@@ -12,6 +12,9 @@
 #   NORDSTACK_EXPECTED_MTU       MTU the private network must have (not checked when empty)
 #   NORDSTACK_REQUIRED_MODULES   space-separated kernel modules that must load
 #   NORDSTACK_ALLOW_VIRT         space-separated virtualization types accepted besides kvm/none
+#   NORDSTACK_REQUIRED_MILLICPU  this node's share of the platform's CPU requests (not checked when empty)
+#   NORDSTACK_REQUIRED_MEMORY_MIB  its share of the memory requests, MiB (not checked when empty)
+#   NORDSTACK_REQUIRED_CPU_DETAIL, NORDSTACK_REQUIRED_MEMORY_DETAIL  how each share adds up (for the message)
 set -euo pipefail
 
 PROBLEMS=()
@@ -141,6 +144,36 @@ check_modules() {
     fi
 }
 
+# Sets CPUS (online CPUs this process may use) and MEMORY_MIB (MemTotal).
+read_capacity() {
+    local kb
+    CPUS=$(nproc 2>/dev/null || echo 0)
+    kb=$(awk '/^MemTotal:/ {print $2; exit}' /proc/meminfo 2>/dev/null || true)
+    [[ "$kb" =~ ^[0-9]+$ ]] || kb=0
+    MEMORY_MIB=$((kb / 1024))
+}
+
+check_capacity() {
+    local cpu=${NORDSTACK_REQUIRED_MILLICPU:-} mem=${NORDSTACK_REQUIRED_MEMORY_MIB:-}
+    local cpu_detail=${NORDSTACK_REQUIRED_CPU_DETAIL:-} mem_detail=${NORDSTACK_REQUIRED_MEMORY_DETAIL:-}
+    if [ -n "$cpu" ]; then
+        if ! [[ "$cpu" =~ ^[0-9]+$ ]]; then
+            problem "NORDSTACK_REQUIRED_MILLICPU '${cpu}' is not a number of millicores"
+        elif [ $((CPUS * 1000)) -lt "$cpu" ]; then
+            problem "${CPUS} CPUs ($((CPUS * 1000))m) but this node's share of the platform's requests is ${cpu}m\
+${cpu_detail:+ (${cpu_detail})}; add a CPU or a node"
+        fi
+    fi
+    if [ -n "$mem" ]; then
+        if ! [[ "$mem" =~ ^[0-9]+$ ]]; then
+            problem "NORDSTACK_REQUIRED_MEMORY_MIB '${mem}' is not a number of MiB"
+        elif [ "$MEMORY_MIB" -lt "$mem" ]; then
+            problem "${MEMORY_MIB} MiB of memory but this node's share of the platform's requests is ${mem} MiB\
+${mem_detail:+ (${mem_detail})}; add memory or a node"
+        fi
+    fi
+}
+
 main() {
     local addr=${NORDSTACK_PRIVATE_ADDRESS:-} os_id os_version arch kernel virt time_sync
     [ -n "$addr" ] || {
@@ -163,18 +196,20 @@ main() {
     find_private_interface "$addr"
     check_mtu
     check_modules
+    read_capacity
+    check_capacity
     time_sync=unknown
     if command -v timedatectl >/dev/null 2>&1; then
         time_sync=$(timedatectl show -p NTPSynchronized --value 2>/dev/null || echo unknown)
         [ "$time_sync" != no ] || warn "clock is not NTP-synchronized; etcd and TLS need synchronized clocks"
     fi
-    info "${os_id} ${os_version} ${arch}, kernel ${kernel}, virtualization ${virt}, ${IFACE:-?} mtu ${MTU}"
+    info "${os_id} ${os_version} ${arch}, kernel ${kernel}, virtualization ${virt}, ${IFACE:-?} mtu ${MTU}, ${CPUS} CPUs, ${MEMORY_MIB} MiB"
 
     printf '{"hostname":%s,"os":%s,"osVersion":%s,"arch":%s,"kernel":%s,"virtualization":%s,' \
         "$(json_str "$(hostname)")" "$(json_str "$os_id")" "$(json_str "$os_version")" "$(json_str "$arch")" \
         "$(json_str "$kernel")" "$(json_str "$virt")"
-    printf '"privateInterface":%s,"mtu":%s,"linkSpeedMbps":%s,"timeSync":%s,' \
-        "$(json_str "${IFACE:-}")" "$MTU" "$SPEED" "$(json_str "$time_sync")"
+    printf '"privateInterface":%s,"mtu":%s,"linkSpeedMbps":%s,"timeSync":%s,"cpus":%s,"memoryMiB":%s,' \
+        "$(json_str "${IFACE:-}")" "$MTU" "$SPEED" "$(json_str "$time_sync")" "$CPUS" "$MEMORY_MIB"
     printf '"modules":{"loaded":%s,"missing":%s},"warnings":%s,"problems":%s,"ok":%s}\n' \
         "$(json_list "${MODULES_OK[@]}")" "$(json_list "${MODULES_MISSING[@]}")" \
         "$(json_list "${WARNINGS[@]}")" "$(json_list "${PROBLEMS[@]}")" \

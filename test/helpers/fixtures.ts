@@ -40,6 +40,8 @@ export function preflightJson(hostname: string, mtu = 1500): string {
         mtu,
         linkSpeedMbps: -1,
         timeSync: "yes",
+        cpus: 4,
+        memoryMiB: 7936,
         modules: { loaded: ["overlay", "br_netfilter", "vxlan"], missing: [] },
         warnings: [],
         problems: [],

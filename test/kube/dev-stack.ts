@@ -36,6 +36,9 @@ export interface RenderedObject {
     skipped?: string;
     /** A Helm release's namespace: its chart's objects (Services included) live there. */
     releaseNamespace?: string;
+    /** A Helm release's chart name and the values passed to it. */
+    chart?: string;
+    values?: Record<string, unknown>;
 }
 
 /** The provider's auto-name stand-in for objects without metadata.name. */
@@ -112,10 +115,17 @@ function plain(v: unknown): unknown {
     return JSON.parse(JSON.stringify(v ?? null)) as unknown;
 }
 
-/** Renders the dev stack under mocks and returns every Kubernetes resource, in registration order. */
-export async function renderDevStack(): Promise<RenderedObject[]> {
+/**
+ * Renders the dev stack under mocks and returns every Kubernetes resource, in registration order.
+ * `overrides` replace top-level keys of Pulumi.dev.yaml; `secrets` are extra Platform arguments
+ * (e.g. the backup key pair that `backups` needs).
+ */
+export async function renderDevStack(
+    overrides: Record<string, unknown> = {},
+    secrets: { backupAccessKeyId?: pulumi.Input<string>; backupSecretAccessKey?: pulumi.Input<string> } = {},
+): Promise<RenderedObject[]> {
     const { parsePlatformConfig, Platform, smokeRunId } = await import("../../components");
-    const cfg = parsePlatformConfig(devStackRawConfig());
+    const cfg = parsePlatformConfig({ ...devStackRawConfig(), ...overrides });
     installDevStackMocks(cfg.nodes.map((n) => n.name));
 
     const rec = new GraphRecorder();
@@ -129,6 +139,7 @@ export async function renderDevStack(): Promise<RenderedObject[]> {
         {
             config: cfg,
             sshPrivateKey: pulumi.secret("placeholder SSH key (never read)"),
+            ...secrets,
             smokeRunId: smokeRunId(cfg, new Date("2026-12-01T00:00:00Z")),
         },
         { transformations: [rec.transform, readTransform] },
@@ -154,6 +165,8 @@ export async function renderDevStack(): Promise<RenderedObject[]> {
                 type: r.type,
                 name: r.name,
                 releaseNamespace: String(p.namespace),
+                chart: String(p.chart),
+                values: (p.values ?? {}) as Record<string, unknown>,
                 skipped: `Helm chart ${String(p.chart)} ${String(p.version)} from ${repo}: chart repositories are not reachable here, so its objects cannot be rendered`,
             });
             continue;

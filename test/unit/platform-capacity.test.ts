@@ -1,0 +1,61 @@
+// Platform hands each node's share of the platform's requests to its preflight
+// step (mocks): the figures of components/host/capacity.ts, with k3s only.
+import { describe, it, before } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { GraphRecorder, installMocks, value } from "../helpers/mocks";
+import { firewallConfirmJson, preflightJson } from "../helpers/fixtures";
+import { parsePlatformConfig } from "../../components/config";
+import { nodeShares, shareDetail } from "../../components/host/capacity";
+import { shellQuote } from "../../components/host/remote-script";
+import { devStackRawConfig } from "../kube/dev-stack";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+before(() =>
+    installMocks((args) => {
+        const m = /-preflight-(.*)-check$/.exec(args.name);
+        if (m) return preflightJson(m[1], 1500);
+        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
+        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
+        return undefined;
+    }),
+);
+
+async function preflightCommands(name: string, overrides: Record<string, unknown> = {}): Promise<Record<string, string>> {
+    const cfg = parsePlatformConfig({ ...devStackRawConfig(), ...overrides });
+    const { Platform } = await import("../../components/platform");
+    const rec = new GraphRecorder();
+    new Platform(name, { config: cfg, sshPrivateKey: pulumi.secret("KEY") }, { transformations: [rec.transform] });
+    const out: Record<string, string> = {};
+    for (const n of cfg.nodes)
+        out[n.name] = await value(rec.byName(`${name}-preflight-${n.name}-check`).props.create as pulumi.Input<string>);
+    return out;
+}
+
+describe("Platform: preflight gets each node's share (mocks)", () => {
+    it("with k3s, every node's command carries its share and how it adds up", async () => {
+        const cfg = parsePlatformConfig(devStackRawConfig());
+        const commands = await preflightCommands("c1");
+        for (const share of nodeShares(cfg, cfg.nodes)) {
+            const cmd = commands[share.node];
+            const d = shareDetail(share);
+            assert.ok(cmd.includes(`NORDSTACK_REQUIRED_MILLICPU=${shellQuote(String(share.required.milliCpu))}`), cmd);
+            assert.ok(cmd.includes(`NORDSTACK_REQUIRED_MEMORY_MIB=${shellQuote(String(share.required.memoryMiB))}`), cmd);
+            assert.ok(cmd.includes(`NORDSTACK_REQUIRED_CPU_DETAIL=${shellQuote(d.cpu)}`), cmd);
+            assert.ok(cmd.includes(`NORDSTACK_REQUIRED_MEMORY_DETAIL=${shellQuote(d.memory)}`), cmd);
+        }
+        assert.match(commands["osl-1"], /NORDSTACK_REQUIRED_MILLICPU='?1460'? /);
+        assert.match(commands["osl-2"], /NORDSTACK_REQUIRED_MEMORY_MIB='?1196'? /);
+    });
+
+    it("without k3s nothing is scheduled, so nothing is checked", async () => {
+        const commands = await preflightCommands("c2", { k3sEnabled: "false" });
+        for (const cmd of Object.values(commands)) {
+            assert.match(cmd, /NORDSTACK_REQUIRED_MILLICPU='' NORDSTACK_REQUIRED_MEMORY_MIB=''/);
+        }
+    });
+});
