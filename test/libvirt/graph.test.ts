@@ -98,14 +98,23 @@ describe("LibvirtGuests graph (mocks)", () => {
         assert.equal(opts["hv-osl-1-domain"].deleteBeforeReplace, true);
         assert.equal(await value(rec.byName("hv-ssh-key").props.algorithm as pulumi.Input<string>), "ED25519");
         assert.equal(await value(rec.byName("hv-osl-1-host-key").props.algorithm as pulumi.Input<string>), "ED25519");
-        assert.ok(opts["hv-osl-1-host-key"].additionalSecretOutputs?.includes("privateKeyOpenssh"), "the host private key is a secret in state");
+        assert.ok(
+            opts["hv-osl-1-host-key"].additionalSecretOutputs?.includes("privateKeyOpenssh"),
+            "the host private key is a secret in state",
+        );
         const write = rec.byName("hv-osl-1-user-data-write").props;
-        assert.equal(await value(write.create as pulumi.Input<string>), `sudo -n sh -c 'umask 077 && mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1"' nordstack-secret-file /etc/nordstack/libvirt/osl-1.user-data`);
+        assert.equal(
+            await value(write.create as pulumi.Input<string>),
+            `sudo -n sh -c 'umask 077 && mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1"' nordstack-secret-file /etc/nordstack/libvirt/osl-1.user-data`,
+        );
         assert.equal(write.logging, "none");
         assert.equal(write.addPreviousOutputInEnv, false);
         assert.ok(opts["hv-osl-1-user-data-write"].additionalSecretOutputs?.includes("stdin"));
         const create = await value(rec.byName("hv-osl-1-domain").props.create as pulumi.Input<string>);
-        assert.ok(create.includes(" NORDSTACK_USER_DATA_FILE=/etc/nordstack/libvirt/osl-1.user-data "), "guest.sh reads the file the step wrote");
+        assert.ok(
+            create.includes(" NORDSTACK_USER_DATA_FILE=/etc/nordstack/libvirt/osl-1.user-data "),
+            "guest.sh reads the file the step wrote",
+        );
     });
 
     it("downloads a base image URL once, before any guest, and deletes it after them", async () => {
@@ -174,15 +183,17 @@ describe("LibvirtGuests graph (mocks)", () => {
                 assert.equal(r.props.logging, "none", `${r.name} must log nothing`);
             }
         }
-        const [userData, secret] = await valueAndSecret(pulumi.output(rec.byName("hh-osl-1-user-data-write").props.stdin as pulumi.Input<string>));
+        const [userData, secret] = await valueAndSecret(
+            pulumi.output(rec.byName("hh-osl-1-user-data-write").props.stdin as pulumi.Input<string>),
+        );
         assert.equal(secret, true, "user-data is a secret input (and in state)");
         assert.ok(userData.includes(`ssh_deletekeys: true\n`));
         // Exactly the rendering of this guest with its own key (and not the other guest's); the renderer
         // reads only name, user and login key of the spec.
-        const expected = renderUserData(
-            { name: "osl-1", user: "nordstack", sshPublicKey: GUEST_PUB("hh-ssh-key").trim() } as GuestSpec,
-            { privateKey: GUEST_PRIV("hh-osl-1-host-key"), publicKey: GUEST_PUB("hh-osl-1-host-key") },
-        );
+        const expected = renderUserData({ name: "osl-1", user: "nordstack", sshPublicKey: GUEST_PUB("hh-ssh-key").trim() } as GuestSpec, {
+            privateKey: GUEST_PRIV("hh-osl-1-host-key"),
+            publicKey: GUEST_PUB("hh-osl-1-host-key"),
+        });
         assert.equal(userData, expected);
         assert.ok(!userData.includes(GUEST_PRIV("hh-osl-2-host-key")));
     });
@@ -267,7 +278,13 @@ describe("LibvirtGuests graph (mocks)", () => {
         const one = await build("hr", args({ guests: [guest("osl-1", "10.197.0.10")] }));
         const names = (r: GraphRecorder) => new Set(r.resources.map((x) => x.name));
         const gone = [...names(both.rec)].filter((n) => !names(one.rec).has(n));
-        assert.deepEqual(gone, ["hr-osl-2-host-key", "hr-osl-2-user-data", "hr-osl-2-user-data-write", "hr-osl-2-domain", "hr-osl-2-ssh-ready"]);
+        assert.deepEqual(gone, [
+            "hr-osl-2-host-key",
+            "hr-osl-2-user-data",
+            "hr-osl-2-user-data-write",
+            "hr-osl-2-domain",
+            "hr-osl-2-ssh-ready",
+        ]);
         const cmd = (r: GraphRecorder, n: string) => value(r.byName(n).props.create as pulumi.Input<string>);
         assert.equal(await cmd(one.rec, "hr-osl-1-domain"), await cmd(both.rec, "hr-osl-1-domain"), "the other guest is unchanged");
     });
@@ -290,7 +307,8 @@ describe("LibvirtGuests graph (mocks)", () => {
         // The replace plan: the engine replaces a resource whose replacementTrigger differs from the last
         // recorded one. The host key's trigger is the guest's spec hash, the domain's first trigger.
         const keyTrig = (x: typeof a, n: string) => value(x.opts[`hz-${n}-host-key`].replacementTrigger as pulumi.Input<string>);
-        for (const x of [a, b]) for (const n of ["osl-1", "osl-2"]) assert.equal(await keyTrig(x, n), (await trig(x.rec, `hz-${n}-domain`))[0]);
+        for (const x of [a, b])
+            for (const n of ["osl-1", "osl-2"]) assert.equal(await keyTrig(x, n), (await trig(x.rec, `hz-${n}-domain`))[0]);
         assert.notEqual(await keyTrig(a, "osl-1"), await keyTrig(b, "osl-1"), "the resized guest's key is replaced");
         assert.equal(await keyTrig(a, "osl-2"), await keyTrig(b, "osl-2"), "the other guest keeps its key");
         // And a new key (a new public half) replaces the domain and re-runs the wait: its pin is a trigger of both.

@@ -26,7 +26,8 @@ import type { LibvirtGuestsArgs } from "../../components/nodes/libvirt-guests";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly nordstack";
 // The host key as @pulumi/tls returns it: OpenSSH PEM with a final newline, public line with one too.
-const HOST_PRIV = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nHostKeyForTestsOnly==\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOST_PRIV =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nHostKeyForTestsOnly==\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnly";
 const HOST_KEY = { privateKey: HOST_PRIV, publicKey: `${HOST_PUB}\n` };
 const UD_FILE = "/etc/nordstack/libvirt/osl-1.user-data";
