@@ -3,12 +3,16 @@ import * as tls from "@pulumi/tls";
 import { remote } from "@pulumi/command";
 import type { types } from "@pulumi/command";
 import { NodeHandle, NodeRole, NodeSource } from "./source";
+import { SecretFile } from "../host/secret-file";
 import {
     baseImagePathForUrl,
+    DEFAULT_SECRET_DIR,
     DomainType,
     GuestSpec,
+    guestUserDataPath,
     renderBaseImageCommands,
     renderGuestCommands,
+    renderUserData,
     renderWaitCommand,
     specHash,
 } from "./libvirt-render";
@@ -81,6 +85,12 @@ export interface LibvirtGuestsArgs {
     domainType?: DomainType;
     /** Directory on the hypervisor for overlays, seeds and a downloaded base image. Default `/var/lib/nordstack/guests`. */
     storageDir?: string;
+    /**
+     * Root-only directory on the hypervisor for the guests' user-data files (each holds the guest's SSH
+     * host private key). Default `/etc/nordstack/libvirt`. Created 0700 when new, so keep it off the
+     * path to `storageDir`, which QEMU must traverse.
+     */
+    secretDir?: string;
     /** Existing host bridge for the guests' NIC. Conflicts with `network`. */
     bridge?: string;
     /** libvirt network for the guests' NIC. Conflicts with `bridge`. Default `default` when neither is set. */
@@ -120,6 +130,8 @@ export interface GuestSummary {
     region: string;
     privateAddress: string;
     spec: string;
+    /** The guest's SSH host key (`ssh-ed25519 AAAA...`), as pinned in its connection; for known_hosts. */
+    hostKey: string;
 }
 
 /**
@@ -132,6 +144,12 @@ export interface GuestSummary {
  * a reboot whose outcome the next layers could not tell from a fresh node;
  * a new node that k3s joins again is the honest, repeatable path. Other guests
  * are untouched.
+ *
+ * Each guest gets its own SSH host key, generated here (@pulumi/tls, ed25519) and
+ * installed by cloud-init (`ssh_keys`, the image's keys deleted); its connection
+ * pins the public half, so not even the first connection trusts whatever answers.
+ * The key lives and dies with the guest: a replaced guest gets a new key, and the
+ * new pin, in the same `up`.
  */
 export class LibvirtGuests extends pulumi.ComponentResource implements NodeSource {
     public readonly nodes: NodeHandle[];
@@ -215,10 +233,34 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
             ),
         );
 
+        const secretDir = args.secretDir ?? DEFAULT_SECRET_DIR;
+        const pins: pulumi.Output<string>[] = [];
         this.nodes = args.guests.map((g, i) => {
             const spec = specs[i];
-            const cmds = spec.apply((s) => renderGuestCommands(s, hvUser, libvirtUri));
             const trigger = spec.apply(specHash);
+            // The host key follows the guest: a new spec (hence a new domain) replaces the key in the same
+            // `up`, and a new key replaces the domain (its triggers below), so key, seed and pin never disagree.
+            // Not the domain's id as trigger: the domain needs the key first.
+            const hostKey = new tls.PrivateKey(
+                `${name}-${g.name}-host-key`,
+                { algorithm: "ED25519" },
+                { parent: this, replacementTrigger: trigger, additionalSecretOutputs: ["privateKeyOpenssh"] },
+            );
+            const pin = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+            pins.push(pin);
+            const userData = pulumi.secret(
+                pulumi
+                    .all([spec, hostKey.privateKeyOpenssh, pin])
+                    .apply(([s, privateKey, publicKey]) => renderUserData(s, { privateKey, publicKey })),
+            );
+            const userDataFile = guestUserDataPath(secretDir, g.name);
+            // user-data holds the host private key: it reaches the hypervisor on stdin only, into a root-only file.
+            const seedSecret = new SecretFile(
+                `${name}-${g.name}-user-data`,
+                { connection: hvConnection, user: hvUser, path: userDataFile, content: userData },
+                { parent: this },
+            );
+            const cmds = spec.apply((s) => renderGuestCommands(s, hvUser, libvirtUri, userDataFile));
             // Same names (domain, address) before and after: the old guest must be gone before the new one starts.
             const domain = new remote.Command(
                 `${name}-${g.name}-domain`,
@@ -227,11 +269,11 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
                     create: cmds.create,
                     delete: cmds.delete,
                     stdin: cmds.stdin,
-                    triggers: [trigger],
+                    triggers: [trigger, pin],
                     logging: "stderr",
                     addPreviousOutputInEnv: false,
                 },
-                { parent: this, dependsOn: baseStep, deleteBeforeReplace: true },
+                { parent: this, dependsOn: [...baseStep, seedSecret.command], deleteBeforeReplace: true },
             );
             const wait = spec.apply((s) => renderWaitCommand(s, hvUser, libvirtUri, waitSeconds));
             const ready = new remote.Command(
@@ -240,18 +282,20 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
                     connection: hvConnection,
                     create: wait.command,
                     stdin: wait.stdin,
-                    triggers: [trigger],
+                    triggers: [trigger, pin],
                     logging: "stderr",
                     addPreviousOutputInEnv: false,
                 },
                 { parent: this, dependsOn: [domain], deleteBeforeReplace: true },
             );
-            const connection = pulumi.all([this.guestPrivateKey, hvKey]).apply(
-                ([privateKey, hvPrivateKey]): types.input.remote.ConnectionArgs => ({
+            const connection = pulumi.all([this.guestPrivateKey, hvKey, pin]).apply(
+                ([privateKey, hvPrivateKey, hostKeyPin]): types.input.remote.ConnectionArgs => ({
                     host: g.publicAddress ?? g.address,
                     port: 22,
                     user: guestUser,
                     privateKey,
+                    // The guest offers only this key (user-data deletes the image's, generates no other type).
+                    hostKey: hostKeyPin,
                     perDialTimeout: args.dialTimeoutSeconds ?? 15,
                     dialErrorLimit: args.dialAttempts ?? 10,
                     ...(g.publicAddress !== undefined
@@ -284,13 +328,14 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
             };
         });
 
-        this.summary = pulumi.all(specs).apply((ss) =>
+        this.summary = pulumi.all([pulumi.all(specs), pulumi.all(pins)]).apply(([ss, keys]) =>
             args.guests.map((g, i) => ({
                 name: g.name,
                 role: g.role,
                 region: g.region ?? "no-oslo",
                 privateAddress: g.address,
                 spec: specHash(ss[i]),
+                hostKey: keys[i],
             })),
         );
         this.registerOutputs({ summary: this.summary, guestPublicKey: this.guestPublicKey });

@@ -1,6 +1,7 @@
 // Input checks for LibvirtGuests, run before any resource exists. Pure: returns
 // every problem at once, each naming the field(s) involved.
 import type { LibvirtGuestsArgs } from "./libvirt-guests";
+import { DEFAULT_SECRET_DIR } from "./libvirt-render";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -51,10 +52,17 @@ export function validateLibvirtGuests(a: LibvirtGuestsArgs): string[] {
     if ((a.initrd !== undefined || a.kernelArgs !== undefined) && a.kernel === undefined) p.push("initrd and kernelArgs need kernel");
     for (const [field, v] of [
         ["storageDir", a.storageDir],
+        ["secretDir", a.secretDir],
         ["kernel", a.kernel],
         ["initrd", a.initrd],
     ] as const) {
         if (v !== undefined && !SAFE_PATH.test(v)) p.push(`${field} must be an absolute path of [A-Za-z0-9._/-], got ${v}`);
+    }
+    const trim = (d: string) => d.replace(/\/+$/, "");
+    const storage = trim(a.storageDir ?? "/var/lib/nordstack/guests");
+    const secrets = trim(a.secretDir ?? DEFAULT_SECRET_DIR);
+    if (storage === secrets || storage.startsWith(`${secrets}/`)) {
+        p.push(`secretDir ${secrets} must not contain storageDir ${storage}: it is root-only, and QEMU must reach the disks`);
     }
     if (a.baseImage !== undefined && !/^https?:\/\//.test(a.baseImage) && !SAFE_PATH.test(a.baseImage)) {
         p.push(`baseImage must be an http(s) URL or an absolute path, got ${a.baseImage}`);

@@ -8,8 +8,12 @@
 # delete: destroys and undefines the domain, then removes exactly its disk and
 # seed. Refuses any domain nordstack did not create (no nordstack metadata).
 #
+# The seed holds the guest's SSH host private key (user-data `ssh_keys`): it is
+# made 0600 (libvirt hands it to QEMU's user at start), and user-data comes from
+# a root-only file written from an SSH session's stdin, never from argv or env.
+#
 # Usage: guest.sh create|delete
-# Environment (none of it secret; the guest's private key never comes here):
+# Environment (none of it secret; the guests' login private key never comes here):
 #   NORDSTACK_LIBVIRT_URI     libvirt URI (e.g. qemu:///system)
 #   NORDSTACK_GUEST           domain name
 #   NORDSTACK_SPEC            spec hash, also in the domain metadata
@@ -19,7 +23,8 @@
 #   NORDSTACK_DISK_GIB        overlay virtual size in GiB      (create only)
 #   NORDSTACK_SEED            seed ISO path
 #   NORDSTACK_DOMAIN_XML      domain XML                       (create only)
-#   NORDSTACK_USER_DATA, NORDSTACK_META_DATA, NORDSTACK_NETWORK_CONFIG  seed content (create only)
+#   NORDSTACK_USER_DATA_FILE  root-only file with the user-data (a secret) (create only)
+#   NORDSTACK_META_DATA, NORDSTACK_NETWORK_CONFIG  seed content      (create only)
 set -euo pipefail
 
 METADATA_NS="https://nordstack.dev/xmlns/libvirt-guest/1"
@@ -91,6 +96,7 @@ METADATA_NS="https://nordstack.dev/xmlns/libvirt-guest/1"
             [ ! -e "$f" ] || fatal "${f} exists but no domain uses it; refusing to overwrite a file nordstack did not create in this run"
         done
         [ -f "$NORDSTACK_BASE_IMAGE" ] || fatal "base image ${NORDSTACK_BASE_IMAGE} not found on the hypervisor"
+        [ -s "$NORDSTACK_USER_DATA_FILE" ] || fatal "user-data ${NORDSTACK_USER_DATA_FILE} not found on the hypervisor (written by the step before)"
         trap on_exit EXIT
         mkdir -p -- "$NORDSTACK_STORAGE_DIR"
         WORK=$(mktemp -d)
@@ -99,13 +105,14 @@ METADATA_NS="https://nordstack.dev/xmlns/libvirt-guest/1"
         info "disk: ${NORDSTACK_DISK_GIB} GiB qcow2 overlay on ${NORDSTACK_BASE_IMAGE} (${fmt})"
         CREATED+=("$NORDSTACK_DISK")
         qemu-img create -q -f qcow2 -F "$fmt" -b "$NORDSTACK_BASE_IMAGE" -- "$NORDSTACK_DISK" "${NORDSTACK_DISK_GIB}G"
-        printf '%s' "$NORDSTACK_USER_DATA" >"${WORK}/user-data"
+        cp -- "$NORDSTACK_USER_DATA_FILE" "${WORK}/user-data"
         printf '%s' "$NORDSTACK_META_DATA" >"${WORK}/meta-data"
         printf '%s' "$NORDSTACK_NETWORK_CONFIG" >"${WORK}/network-config"
         printf '%s' "$NORDSTACK_DOMAIN_XML" >"${WORK}/domain.xml"
         info "seed: ${NORDSTACK_SEED}"
         CREATED+=("$NORDSTACK_SEED")
-        cloud-localds -N "${WORK}/network-config" -- "$NORDSTACK_SEED" "${WORK}/user-data" "${WORK}/meta-data"
+        # The seed carries the host private key: never readable by others, not even for an instant.
+        (umask 077 && cloud-localds -N "${WORK}/network-config" -- "$NORDSTACK_SEED" "${WORK}/user-data" "${WORK}/meta-data")
         DEFINED=1
         vsh define "${WORK}/domain.xml" >/dev/null
         vsh autostart "$NORDSTACK_GUEST" >/dev/null

@@ -8,7 +8,12 @@
 # test's time budget). Instead nordstack-seed.service, a stand-in, reads the
 # NoCloud seed the component made (volume label cidata): hostname, user, SSH
 # key from user-data; address, prefix and gateway for the NIC matched by MAC
-# from network-config, and names that NIC eth0 as cloud-init would.
+# from network-config, and names that NIC eth0 as cloud-init would. Like
+# cloud-init's cc_ssh it deletes the image's host keys (`ssh_deletekeys: true`)
+# and installs the ed25519 host key from `ssh_keys`, before sshd starts.
+#
+# The cache tag hashes this whole file (the stand-in is inlined below) and the
+# kernel version: any change to the stand-in builds a new image.
 #
 # Usage: build-test-image.sh OUT_DIR   (prints the image path; reuses a cached one)
 set -euo pipefail
@@ -47,6 +52,9 @@ val() { sed -n "s/^$1\"\\(.*\\)\"\$/\\1/p" "$2" | head -n1; }
 name=$(val 'hostname: ' "$ud")
 user=$(val '  - name: ' "$ud")
 key=$(val '      - ' "$ud")
+host_priv=$(val '  ed25519_private: ' "$ud")
+host_pub=$(val '  ed25519_public: ' "$ud")
+delete_keys=$(sed -n 's/^ssh_deletekeys: //p' "$ud" | head -n1)
 mac=$(val '      macaddress: ' "$nc")
 cidr=$(val '      - ' "$nc")
 gw=$(val '        via: ' "$nc")
@@ -59,6 +67,23 @@ install -d -m 700 -o "$user" -g "$user" "/home/${user}/.ssh"
 echo "$key" >"/home/${user}/.ssh/authorized_keys"
 chown "$user:$user" "/home/${user}/.ssh/authorized_keys"
 echo "${user} ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/90-nordstack-seed
+# Host keys as cc_ssh does it: the image's keys (every guest of the image shares them) go first.
+if [ "$delete_keys" = true ]; then
+    if [ -z "$host_priv" ] || [ -z "$host_pub" ]; then
+        echo "nordstack-seed: ssh_deletekeys without ssh_keys ed25519 (no host key left)" >&2
+        exit 1
+    fi
+    rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+fi
+if [ -n "$host_priv" ]; then
+    # The value is a JSON/YAML double-quoted string: its only escapes are \n (OpenSSH keys are base64 lines).
+    (umask 077 && printf '%b' "$host_priv" >/etc/ssh/ssh_host_ed25519_key)
+    chmod 600 /etc/ssh/ssh_host_ed25519_key
+    printf '%s\n' "$host_pub" >/etc/ssh/ssh_host_ed25519_key.pub
+    chmod 644 /etc/ssh/ssh_host_ed25519_key.pub
+    # Ordered before ssh.service, so sshd normally starts with the new key; a running one is restarted.
+    ! systemctl is-active --quiet ssh.service || systemctl --no-block restart ssh.service
+fi
 for _ in $(seq 1 40); do
     for n in /sys/class/net/*; do
         [ "$(cat "$n/address")" = "$mac" ] && nic=${n##*/}

@@ -191,12 +191,23 @@ export class LocalHypervisor {
         return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
     }
 
-    /** Runs a command on a guest through the hypervisor as jump host, the way the NodeHandle's `proxy` connects. */
-    sshGuest(user: string, address: string, guestKey: string, command: string, stdin = "", timeoutMs = 120_000): RunResult {
+    /**
+     * Runs a command on a guest through the hypervisor as jump host, the way the NodeHandle's `proxy` connects.
+     * `guestOptions` replace the test defaults for the guest hop (e.g. strict checking against a pinned key).
+     */
+    sshGuest(
+        user: string,
+        address: string,
+        guestKey: string,
+        command: string,
+        stdin = "",
+        timeoutMs = 120_000,
+        guestOptions: readonly string[] = TEST_SSH_OPTIONS,
+    ): RunResult {
         const jump = ["ssh", "-i", this.keyPath, "-p", String(this.sshPort), ...TEST_SSH_OPTIONS, "-W", "%h:%p", "root@127.0.0.1"].join(
             " ",
         );
-        const r = spawnSync("ssh", ["-i", guestKey, ...TEST_SSH_OPTIONS, "-o", `ProxyCommand=${jump}`, `${user}@${address}`, command], {
+        const r = spawnSync("ssh", ["-i", guestKey, ...guestOptions, "-o", `ProxyCommand=${jump}`, `${user}@${address}`, command], {
             encoding: "utf8",
             timeout: timeoutMs,
             input: stdin,

@@ -3,12 +3,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { parse as parseYaml } from "yaml";
 import {
     baseImagePathForUrl,
     GuestSpec,
     guestEnv,
     guestMac,
     guestPaths,
+    guestUserDataPath,
     renderBaseImageCommands,
     renderDomainXml,
     renderGuestCommands,
@@ -23,6 +25,12 @@ import { validateLibvirtGuests } from "../../components/nodes/libvirt-validate";
 import type { LibvirtGuestsArgs } from "../../components/nodes/libvirt-guests";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly nordstack";
+// The host key as @pulumi/tls returns it: OpenSSH PEM with a final newline, public line with one too.
+const HOST_PRIV =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nHostKeyForTestsOnly==\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTestsOnly";
+const HOST_KEY = { privateKey: HOST_PRIV, publicKey: `${HOST_PUB}\n` };
+const UD_FILE = "/etc/nordstack/libvirt/osl-1.user-data";
 const spec = (over: Partial<GuestSpec> = {}): GuestSpec => ({
     name: "osl-1",
     domainType: "qemu",
@@ -142,9 +150,9 @@ describe("libvirt-render: domain XML", () => {
 });
 
 describe("libvirt-render: cloud-init", () => {
-    it("user-data: hostname, sudo user, the key, no passwords", () => {
+    it("user-data: hostname, sudo user, the key, no passwords, the stack's host key and no other", () => {
         assert.equal(
-            renderUserData(spec()),
+            renderUserData(spec(), HOST_KEY),
             `#cloud-config
 hostname: "osl-1"
 preserve_hostname: false
@@ -157,13 +165,24 @@ users:
     sudo: "ALL=(ALL) NOPASSWD:ALL"
     ssh_authorized_keys:
       - "${KEY}"
+ssh_deletekeys: true
+ssh_genkeytypes: []
+ssh_keys:
+  ed25519_private: "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\nHostKeyForTestsOnly==\\n-----END OPENSSH PRIVATE KEY-----\\n"
+  ed25519_public: "${HOST_PUB}"
 `,
         );
     });
+    it("user-data: the host key as cloud-init reads it (YAML), the private key byte for byte", () => {
+        const doc = parseYaml(renderUserData(spec(), { privateKey: HOST_PRIV.trimEnd(), publicKey: HOST_PUB })) as Record<string, unknown>;
+        assert.equal(doc.ssh_deletekeys, true);
+        assert.deepEqual(doc.ssh_genkeytypes, []);
+        assert.deepEqual(doc.ssh_keys, { ed25519_private: HOST_PRIV, ed25519_public: HOST_PUB }, "one final newline, as sshd expects");
+    });
     it("quotes values, so a hostile value cannot add YAML keys", () => {
-        const ud = renderUserData(spec({ sshPublicKey: `x"\nruncmd: [reboot]` }));
+        const ud = renderUserData(spec({ sshPublicKey: `x"\nruncmd: [reboot]` }), { ...HOST_KEY, publicKey: `y"\nbootcmd: [x]` });
         assert.ok(ud.includes(`- "x\\"\\nruncmd: [reboot]"`));
-        assert.doesNotMatch(ud, /^runcmd/m);
+        assert.doesNotMatch(ud, /^runcmd|^bootcmd/m);
     });
     it("meta-data: instance id changes with the spec", () => {
         assert.equal(renderMetaData(spec()), `instance-id: "osl-1-${specHash(spec())}"\nlocal-hostname: "osl-1"\n`);
@@ -192,24 +211,26 @@ ethernets:
 });
 
 describe("libvirt-render: hypervisor commands", () => {
-    it("quotes every value and carries no private key", () => {
-        const cmds = renderGuestCommands(spec(), "root", "qemu:///system");
+    it("quotes every value and carries no private key: user-data is only named by its root-only file", () => {
+        const cmds = renderGuestCommands(spec(), "root", "qemu:///system", UD_FILE);
         assert.match(cmds.create, /^timeout -k 10 300 env NORDSTACK_LIBVIRT_URI=qemu:\/\/\/system NORDSTACK_GUEST=osl-1 /);
         assert.match(cmds.create, / bash -s -- create$/);
         assert.match(cmds.delete, / bash -s -- delete$/);
         assert.match(cmds.stdin, /^#!\/usr\/bin\/env bash\n/, "the script travels on stdin");
         assert.ok(cmds.create.includes(`NORDSTACK_DOMAIN_XML='<domain type='"'"'qemu'"'"'>`));
-        assert.doesNotMatch(cmds.create + cmds.delete, /PRIVATE KEY/);
+        assert.doesNotMatch(cmds.create + cmds.delete, /PRIVATE KEY|ssh_keys|#cloud-config/);
+        assert.ok(cmds.create.includes(` NORDSTACK_USER_DATA_FILE=${UD_FILE} `));
+        assert.equal(guestUserDataPath("/etc/nordstack/libvirt/", "osl-1"), UD_FILE);
     });
     it("runs through sudo -n for a non-root hypervisor user", () => {
-        assert.match(renderGuestCommands(spec(), "ops", "qemu:///system").create, /^sudo -n timeout/);
+        assert.match(renderGuestCommands(spec(), "ops", "qemu:///system", UD_FILE).create, /^sudo -n timeout/);
         assert.match(
             renderWaitCommand(spec(), "ops", "qemu:///system", 120).command,
             /^sudo -n timeout -k 10 150 env .*NORDSTACK_GUEST_ADDRESS=10\.197\.0\.10 NORDSTACK_WAIT_SECONDS=120 bash/,
         );
     });
     it("environment round-trips through bash unchanged (multi-line, quotes)", () => {
-        const env = guestEnv(spec({ kernel: "/k", kernelArgs: `it's "quoted"` }), "qemu:///system");
+        const env = guestEnv(spec({ kernel: "/k", kernelArgs: `it's "quoted"` }), "qemu:///system", UD_FILE);
         const cmd = renderBaseImageCommands("https://x/a.img", "/d/base.img", "root", { url: "https://x/SHA512SUMS" }); // shares the quoting path
         assert.match(cmd.create, /NORDSTACK_BASE_URL=https:\/\/x\/a\.img NORDSTACK_BASE_IMAGE=\/d\/base\.img/);
         const out = execFileSync(
@@ -232,6 +253,18 @@ describe("libvirt-validate", () => {
         guests: [{ name: "osl-1", role: "server", vcpus: 2, memoryMiB: 2048, diskGiB: 20, address: "10.197.0.10" }],
     });
     it("accepts a minimal config", () => assert.deepEqual(validateLibvirtGuests(base()), []));
+    it("keeps the root-only secret dir off the path to the storage dir", () => {
+        const cases: [string, string | undefined][] = [
+            ["/var/lib/nordstack", undefined],
+            ["/srv/vm/", "/srv/vm"],
+        ];
+        for (const [secretDir, storageDir] of cases) {
+            assert.deepEqual(validateLibvirtGuests({ ...base(), secretDir, storageDir }), [
+                `secretDir ${secretDir.replace(/\/$/, "")} must not contain storageDir ${storageDir ?? "/var/lib/nordstack/guests"}: it is root-only, and QEMU must reach the disks`,
+            ]);
+        }
+        assert.deepEqual(validateLibvirtGuests({ ...base(), secretDir: "/var/lib/nordstack/guests-secrets" }), []);
+    });
     it("names every problem and the fields involved", () => {
         const a = base();
         a.bridge = "br0";
@@ -239,6 +272,7 @@ describe("libvirt-validate", () => {
         a.guestPublicKey = KEY;
         a.guestUser = "root";
         a.storageDir = "relative/dir";
+        a.secretDir = "/etc/nordstack libvirt";
         a.initrd = "/k/initrd";
         a.guests.push({ name: "osl-1", role: "agent", vcpus: 0, memoryMiB: 100, diskGiB: 1.5, address: "10.197.0.10", prefix: 33 });
         assert.deepEqual(validateLibvirtGuests(a), [
@@ -247,6 +281,7 @@ describe("libvirt-validate", () => {
             "guestUser root is refused: cloud-init creates a sudo user, root login stays disabled",
             "initrd and kernelArgs need kernel",
             "storageDir must be an absolute path of [A-Za-z0-9._/-], got relative/dir",
+            "secretDir must be an absolute path of [A-Za-z0-9._/-], got /etc/nordstack libvirt",
             "guests[osl-1].name is used twice",
             "guests[osl-1].address 10.197.0.10 is used twice",
             "guests[osl-1].prefix must be 1-32",
