@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CONFIG_KEYS, ConfigError, ConfigKeyDecl, parsePlatformConfig, Platform, SECRET_KEYS, smokeRunId } from "./components";
 import { formatSovereigntyReport, sovereigntyReport } from "./components/sovereignty";
+import { runError } from "./components/errors";
 
 const cfg = new pulumi.Config("nordstack");
 
@@ -41,7 +42,7 @@ try {
     config = parsePlatformConfig(rawNamespace());
 } catch (e) {
     // A clean message instead of a stack trace: the user fixes config, not code.
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    if (e instanceof ConfigError) throw runError(e.message);
     throw e;
 }
 const sshPrivateKey = cfg.getSecret("sshPrivateKey");
@@ -52,14 +53,14 @@ const registryMirrorAuth = cfg.getSecret("registryMirrorAuth");
 // Every endpoint the hosts and the cluster will contact, in every preview; under strict,
 // one known outside the EEA is a config error before anything is created.
 const sovereigntyCheck = sovereigntyReport(config);
-if (sovereigntyCheck.problems.length > 0) throw new pulumi.RunError(new ConfigError(sovereigntyCheck.problems).message);
+if (sovereigntyCheck.problems.length > 0) throw runError(new ConfigError(sovereigntyCheck.problems).message);
 void pulumi.log.info(formatSovereigntyReport(sovereigntyCheck));
 for (const w of sovereigntyCheck.warnings) void pulumi.log.warn(w);
 
 function readKeyFile(file: string): pulumi.Output<string> {
     const resolved = path.resolve(file.replace(/^~(?=$|\/)/, os.homedir()));
     if (!existsSync(resolved)) {
-        throw new pulumi.RunError(
+        throw runError(
             `nordstack: sshPrivateKeyPath points to ${resolved}, which does not exist; ` +
                 "create the key (ssh-keygen -t ed25519 -f <path>) or fix the path",
         );
@@ -69,13 +70,13 @@ function readKeyFile(file: string): pulumi.Output<string> {
 
 for (const [part, file] of Object.entries(config.k3s.airgap ?? {})) {
     if (!existsSync(file)) {
-        throw new pulumi.RunError(`nordstack: k3sAirgap.${part} is ${file}, which does not exist; download it from the k3s release`);
+        throw runError(`nordstack: k3sAirgap.${part} is ${file}, which does not exist; download it from the k3s release`);
     }
 }
 
 const libvirtHypervisorPrivateKey = cfg.getSecret("libvirtHypervisorPrivateKey");
 if (config.libvirt && libvirtHypervisorPrivateKey === undefined) {
-    throw new pulumi.RunError(
+    throw runError(
         "nordstack: libvirt is set but the hypervisor's SSH key is not; run `pulumi config set --secret libvirtHypervisorPrivateKey < KEYFILE`",
     );
 }

@@ -25,6 +25,7 @@ import { POSTGRES_IMAGE } from "./data/postgres";
 import { REDIS_IMAGE } from "./data/redis";
 import { RCLONE_IMAGE } from "./data/backup-redis";
 import { OVERLAY_SMOKE_IMAGE } from "./smoke/overlay";
+import { runError } from "./errors";
 
 export interface PlatformArgs {
     /** The validated stack configuration (see `parsePlatformConfig`). */
@@ -143,7 +144,7 @@ export class Platform extends pulumi.ComponentResource {
             `${name}-preflight-gate`,
             pulumi.all(results).apply((rs) => {
                 const problems = crossNodeProblems(rs);
-                if (problems.length > 0) throw new pulumi.RunError(`nordstack preflight: ${problems.join("; ")}`);
+                if (problems.length > 0) throw runError(`nordstack preflight: ${problems.join("; ")}`);
                 return rs.length;
             }),
             { parent: this, dependsOn: allPreflights },
@@ -377,12 +378,12 @@ function registriesYaml(mirror: NonNullable<PlatformConfig["mirrors"]["registry"
     return pulumi.secret(
         pulumi.output(auth).apply((value) => {
             const parsed = parseRegistryAuth(value);
-            if (typeof parsed === "string") throw new pulumi.RunError(`nordstack: ${parsed}`);
+            if (typeof parsed === "string") throw runError(`nordstack: ${parsed}`);
             return renderRegistriesYaml(mirror, parsed);
         }),
     );
 }
 
 function missingKey(): never {
-    throw new pulumi.RunError("Platform: an SSH key is required (sshPrivateKey, or libvirtHypervisorPrivateKey for libvirt guests)");
+    throw runError("Platform: an SSH key is required (sshPrivateKey, or libvirtHypervisorPrivateKey for libvirt guests)");
 }

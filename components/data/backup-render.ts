@@ -1,3 +1,4 @@
+import { runError } from "../errors";
 // What the backups run, rendered: pgBackRest's configuration for the database
 // side (archive-push from archive_command, the TLS server the backup Job reads
 // the data directory through) and for the repository side (the backup Job),
@@ -30,7 +31,7 @@ export function backupPath(prefix: string, instance: string): string {
 function endpointParts(endpoint: string): { scheme: string; host: string; port: number } {
     const url = new URL(endpoint);
     const scheme = url.protocol.replace(/:$/, "");
-    if (scheme !== "https" && scheme !== "http") throw new Error(`backup endpoint ${JSON.stringify(endpoint)} must be https:// or http://`);
+    if (scheme !== "https" && scheme !== "http") throw runError(`backup endpoint ${JSON.stringify(endpoint)} must be https:// or http://`);
     return { scheme, host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || (scheme === "http" ? 80 : 443)) };
 }
 
@@ -38,7 +39,7 @@ function endpointParts(endpoint: string): { scheme: string; host: string; port: 
 function iniValue(key: string, value: string | number): string {
     const v = String(value);
     if (/[\n\r\0]/.test(v) || v.trim() !== v || v === "")
-        throw new Error(`pgbackrest.conf: ${key} ${JSON.stringify(v)} is not a one-line value`);
+        throw runError(`pgbackrest.conf: ${key} ${JSON.stringify(v)} is not a one-line value`);
     return `${key}=${v}`;
 }
 
@@ -88,11 +89,11 @@ export interface PgbackrestRepoSide extends PgbackrestCommon {
 
 function globalSection(c: PgbackrestCommon): string[] {
     const e = endpointParts(c.s3.endpoint);
-    if (e.scheme !== "https") throw new Error(`pgBackRest speaks only HTTPS to object storage; ${c.s3.endpoint} is not https://`);
+    if (e.scheme !== "https") throw runError(`pgBackRest speaks only HTTPS to object storage; ${c.s3.endpoint} is not https://`);
     if (!Number.isInteger(c.retentionDays) || c.retentionDays < 1)
-        throw new Error(`pgbackrest.conf: retentionDays must be at least 1, got ${c.retentionDays}`);
+        throw runError(`pgbackrest.conf: retentionDays must be at least 1, got ${c.retentionDays}`);
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(c.stanza))
-        throw new Error(`pgbackrest.conf: stanza ${JSON.stringify(c.stanza)} is not a DNS-1123 label`);
+        throw runError(`pgbackrest.conf: stanza ${JSON.stringify(c.stanza)} is not a DNS-1123 label`);
     return [
         "[global]",
         "repo1-type=s3",
@@ -134,7 +135,7 @@ function pgOptions(c: PgbackrestCommon): string[] {
 export function renderPgbackrestDbConf(c: PgbackrestDbSide): string {
     const t = c.tlsServer;
     if (!/^[A-Za-z0-9._-]+$/.test(t.clientCn))
-        throw new Error(`pgbackrest.conf: client CN ${JSON.stringify(t.clientCn)} has characters tls-server-auth cannot hold`);
+        throw runError(`pgbackrest.conf: client CN ${JSON.stringify(t.clientCn)} has characters tls-server-auth cannot hold`);
     return [
         "# Rendered by nordstack (components/data/backup-render.ts): the database side.",
         ...globalSection(c),
@@ -198,7 +199,7 @@ export function renderPgBackupScript(configPath: string, stanza: string): string
  */
 export function pgRestoreArgs(o: { configPath: string; stanza: string; pgPath: string; target?: string }): string[] {
     if (o.target !== undefined && !/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:?\d\d)?|Z| UTC)$/.test(o.target)) {
-        throw new Error(`restore target ${JSON.stringify(o.target)} is not a timestamp with a time zone like 2026-12-01 21:30:00+00`);
+        throw runError(`restore target ${JSON.stringify(o.target)} is not a timestamp with a time zone like 2026-12-01 21:30:00+00`);
     }
     return [
         `--config=${o.configPath}`,
@@ -251,7 +252,7 @@ export function renderRedisSnapshotScript(o: { host: string; port: number; file:
  */
 export function renderRedisShipScript(o: { file: string; bucket: string; path: string; retentionDays: number }): string {
     if (!Number.isInteger(o.retentionDays) || o.retentionDays < 1)
-        throw new Error(`retentionDays must be at least 1, got ${o.retentionDays}`);
+        throw runError(`retentionDays must be at least 1, got ${o.retentionDays}`);
     const dir = shQuote(`${RCLONE_REMOTE}:${o.bucket}/${o.path}/`);
     return [
         "set -eu",

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { podLabels } from "../services/labels";
 import type { DatastoreArgs, DatastoreKind } from "./datastore";
 import { backupPath, S3Target } from "./backup-render";
+import { resourceError } from "../errors";
 
 export interface BackupArgs {
     /** `https://host[:port]` of the S3 API (`http://` only with `allowInsecure`, and only for Redis). */
@@ -64,7 +65,7 @@ export function checkBackupArgs(kind: DatastoreKind, instance: string, b: Backup
         problems.push(`retentionDays must be at least 1, got ${b.retentionDays}`);
     if (b.schedule.trim().split(/\s+/).length !== 5) problems.push(`schedule ${JSON.stringify(b.schedule)} is not a 5-field cron schedule`);
     if (kind === "postgres" && !b.image) problems.push("image is required: the PostgreSQL image that also carries pgBackRest");
-    if (problems.length > 0) throw new pulumi.ResourceError(`${kind} ${instance} backups: ${problems.join("; ")}`, parent);
+    if (problems.length > 0) throw resourceError(`${kind} ${instance} backups: ${problems.join("; ")}`, parent);
 }
 
 export function s3Target(b: BackupArgs, caFile?: string): S3Target {

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import { LINKERD_INBOUND_PORT, LINKERD_INJECT, podLabels } from "../services/labels";
+import { resourceError } from "../errors";
 
 export interface DatastoreArgs {
     /** Kubernetes provider of the cluster (from the k3s layer). */
@@ -41,7 +42,7 @@ export function checkDatastoreArgs(kind: DatastoreKind, args: DatastoreArgs, par
     if (args.storageSize !== undefined && !/^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$/.test(args.storageSize)) {
         problems.push(`storageSize ${JSON.stringify(args.storageSize)} is not a quantity like 1Gi`);
     }
-    if (problems.length > 0) throw new pulumi.ResourceError(`${kind} ${args.instance}: ${problems.join("; ")}`, parent);
+    if (problems.length > 0) throw resourceError(`${kind} ${args.instance}: ${problems.join("; ")}`, parent);
 }
 
 /** `<instance>.<ns>.svc.<domain>`: a fully qualified name skips the resolver's search-list round trips. */

@@ -1,8 +1,8 @@
+import { runError } from "../errors";
 // Renders one service's PostgreSQL configuration: postgresql.conf and
 // pg_hba.conf. Pure, tested by starting Debian's PostgreSQL on them.
 // No secret ever passes through here: the password reaches the server from a
 // Kubernetes Secret (POSTGRES_PASSWORD at first start), never from a file we render.
-import { RunError } from "@pulumi/pulumi";
 
 export interface PostgresConfInput {
     /** Default 5432. */
@@ -49,7 +49,7 @@ export function pgIdentifier(name: string): string {
 
 /** A value in postgresql.conf: single-quoted, quotes doubled. */
 export function pgQuote(value: string): string {
-    if (/[\n\r\0]/.test(value)) throw new RunError(`postgresql.conf value ${JSON.stringify(value)} contains a line break or NUL`);
+    if (/[\n\r\0]/.test(value)) throw runError(`postgresql.conf value ${JSON.stringify(value)} contains a line break or NUL`);
     return `'${value.replace(/'/g, "''")}'`;
 }
 
@@ -70,7 +70,7 @@ export function renderPostgresConf(input: PostgresConfInput = {}): string {
     if (input.archive) ints.push(["archive.timeoutSeconds", input.archive.timeoutSeconds, 1, 300]);
     const bad = ints.filter(([, v, min, max]) => !Number.isInteger(v) || v < min || v > max);
     if (bad.length > 0)
-        throw new RunError(`postgresql.conf: ${bad.map(([k, v, min, max]) => `${k} must be ${min}-${max}, got ${v}`).join("; ")}`);
+        throw runError(`postgresql.conf: ${bad.map(([k, v, min, max]) => `${k} must be ${min}-${max}, got ${v}`).join("; ")}`);
     return [
         "# Rendered by nordstack (components/data/postgres-conf.ts). One instance per service: no shared data.",
         `listen_addresses = ${pgQuote(c.listenAddresses)}`,
@@ -120,7 +120,7 @@ export function renderPgHba(database: string, user: string): string {
         ["user", user],
     ]) {
         if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v))
-            throw new RunError(`pg_hba.conf: ${k} ${JSON.stringify(v)} is not a plain PostgreSQL identifier`);
+            throw runError(`pg_hba.conf: ${k} ${JSON.stringify(v)} is not a plain PostgreSQL identifier`);
     }
     return [
         "# Rendered by nordstack (components/data/postgres-conf.ts).",

@@ -1,3 +1,4 @@
+import { runError } from "../errors";
 // Renders one service's Redis configuration. Pure, tested by starting
 // Debian's redis-server on it.
 //
@@ -5,7 +6,6 @@
 // (visible to anyone who can read the namespace, and in the preview diff).
 // It `include`s a second file, rendered by `renderRedisAuthConf`, that holds
 // only `requirepass` and lives in a Kubernetes Secret.
-import { RunError } from "@pulumi/pulumi";
 
 export interface RedisConfInput {
     /** Default `0.0.0.0`: the NetworkPolicy, not the bind address, limits who connects. */
@@ -56,7 +56,7 @@ export function renderRedisConf(input: RedisConfInput = {}): string {
     if (!Number.isInteger(c.maxMemoryMb) || c.maxMemoryMb < 1)
         problems.push(`maxMemoryMb must be a positive integer, got ${c.maxMemoryMb}`);
     if (!/^[0-9a-fA-F.:*-]+$/.test(c.bind)) problems.push(`bind ${JSON.stringify(c.bind)} is not an address`);
-    if (problems.length > 0) throw new RunError(`redis.conf: ${problems.join("; ")}`);
+    if (problems.length > 0) throw runError(`redis.conf: ${problems.join("; ")}`);
     return [
         "# Rendered by nordstack (components/data/redis-conf.ts). One instance per service: no shared data.",
         `bind ${c.bind}`,
@@ -84,6 +84,6 @@ export function renderRedisConf(input: RedisConfInput = {}): string {
 
 /** The Secret-held part of the configuration: only the password. */
 export function renderRedisAuthConf(password: string): string {
-    if (password.length < 16) throw new RunError("redis requirepass: the password must be at least 16 characters");
+    if (password.length < 16) throw runError("redis requirepass: the password must be at least 16 characters");
     return `requirepass ${redisQuote(password)}\n`;
 }

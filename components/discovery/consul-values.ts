@@ -1,8 +1,8 @@
 // Helm values of the consul-k8s chart (keys as in consul-k8s 2.0.3), rendered
 // by a pure function: Consul as the service catalog and DNS, with Linkerd (not
 // Consul Connect) as the mesh.
-import { RunError } from "@pulumi/pulumi";
 import { mirrorImage, RegistryMirror } from "../images";
+import { runError } from "../errors";
 
 /**
  * The images consul-k8s 2.0.3 ships (its Chart.yaml `artifacthub.io/images`): since 2.0
@@ -109,7 +109,7 @@ export function consulValuesProblems(i: ConsulValuesInput): string[] {
 /** Values of the consul chart. Throws listing every problem of the input. */
 export function consulValues(i: ConsulValuesInput): Record<string, unknown> {
     const problems = consulValuesProblems(i);
-    if (problems.length > 0) throw new RunError(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length > 0) throw runError(`invalid Consul settings:\n  - ${problems.join("\n  - ")}`);
     const replicas = consulServerReplicas(i.nodeCount);
     const images = i.registryMirror
         ? Object.fromEntries(Object.entries(consulImages(i.chartVersion ?? "")).map(([k, ref]) => [k, mirrorImage(ref, i.registryMirror)]))

@@ -8,6 +8,7 @@ import { chartSource, checkPinnedVersion } from "../mesh/chart-source";
 import type { RegistryMirror } from "../images";
 import { CONSUL_DNS_SERVICE, CONSUL_DOMAIN, consulServerReplicas, consulValues, SYSTEM_NAMESPACES } from "./consul-values";
 import { COREDNS_CUSTOM, COREDNS_RESTART_ANNOTATION, coreDnsCustomData, coreDnsDataHash } from "./coredns";
+import { resourceError, runError } from "../errors";
 
 export const CONSUL_DEFAULTS = {
     chartRepository: "https://helm.releases.hashicorp.com",
@@ -78,7 +79,7 @@ export class Consul extends pulumi.ComponentResource {
         let chart: ReturnType<typeof chartSource>;
         let values: Record<string, unknown>;
         try {
-            if (!isDns1123Label(namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
+            if (!isDns1123Label(namespace)) throw runError(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(args.chartVersion ?? D.chartVersion, "chartVersion");
             chart = chartSource(args.chartRepository ?? D.chartRepository, "consul");
             values = consulValues({
@@ -94,7 +95,7 @@ export class Consul extends pulumi.ComponentResource {
                 chartVersion: args.chartVersion ?? D.chartVersion,
             });
         } catch (e) {
-            throw new pulumi.ResourceError((e as Error).message, this);
+            throw resourceError((e as Error).message, this);
         }
         this.serverReplicas = consulServerReplicas(args.nodeCount);
         const k8sOpts = { parent: this, provider: args.provider };
@@ -203,7 +204,7 @@ export function hexPassword(length: number): random.RandomPasswordArgs {
 
 /** Formats 32 hex digits as an RFC 4122 version-4 UUID (version and variant bits set). */
 export function uuidFromHex(hex: string): string {
-    if (!/^[0-9a-f]{32}$/.test(hex)) throw new pulumi.RunError("Consul bootstrap token: expected 32 hex digits");
+    if (!/^[0-9a-f]{32}$/.test(hex)) throw runError("Consul bootstrap token: expected 32 hex digits");
     const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -3,9 +3,9 @@
 // kube-system/coredns-custom at /etc/coredns/custom, so a `<x>.server` key
 // there adds a server block without editing the k3s-managed Corefile (k3s
 // would put its own back).
-import { RunError } from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
+import { runError } from "../errors";
 
 export const COREDNS_CUSTOM = { namespace: "kube-system", name: "coredns-custom", deployment: "coredns" } as const;
 
@@ -18,8 +18,8 @@ export const COREDNS_RESTART_ANNOTATION = "nordstack.io/coredns-custom-sha256";
  * drops out of answers at once; CoreDNS would keep it for its minimum TTL.
  */
 export function consulServerBlock(domain: string, dnsServiceIp: string): string {
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(domain)) throw new RunError(`DNS zone ${JSON.stringify(domain)} is not a DNS label`);
-    if (isIP(dnsServiceIp) === 0) throw new RunError(`Consul DNS service address ${JSON.stringify(dnsServiceIp)} is not an IP address`);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(domain)) throw runError(`DNS zone ${JSON.stringify(domain)} is not a DNS label`);
+    if (isIP(dnsServiceIp) === 0) throw runError(`Consul DNS service address ${JSON.stringify(dnsServiceIp)} is not an IP address`);
     return [`${domain}:53 {`, "    errors", `    forward . ${dnsServiceIp}`, "}", ""].join("\n");
 }
 

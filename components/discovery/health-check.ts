@@ -6,8 +6,8 @@
 // check runs as the pod's readinessProbe with the same URL, period and
 // timeout: a pod failing it leaves the endpoints, its Consul check turns
 // critical, and Consul DNS stops returning it. Pure functions.
-import { RunError } from "@pulumi/pulumi";
 import type { ServiceConfig } from "../config";
+import { runError } from "../errors";
 
 /** The article's Consul check definition (seed shape). */
 export interface ConsulHttpCheck {
@@ -77,7 +77,7 @@ export function checkProblems(svc: CheckedService, timing: CheckTiming = {}): st
 /** The article's check for one service. Throws on invalid timing. */
 export function renderConsulCheck(svc: CheckedService, timing: CheckTiming = {}): ConsulHttpCheck {
     const problems = checkProblems(svc, timing);
-    if (problems.length > 0) throw new RunError(problems.join("\n"));
+    if (problems.length > 0) throw runError(problems.join("\n"));
     return {
         check: {
             name: checkName(svc.name),
@@ -130,6 +130,6 @@ export function platformHealth(services: CheckedService[], timings: Record<strin
     const problems = services.flatMap((s) => checkProblems(s, timings[s.name]));
     const names = new Set(services.map((s) => s.name));
     for (const n of Object.keys(timings)) if (!names.has(n)) problems.push(`healthCheck timing for ${JSON.stringify(n)}: no such service`);
-    if (problems.length > 0) throw new RunError(`invalid health checks:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length > 0) throw runError(`invalid health checks:\n  - ${problems.join("\n  - ")}`);
     return Object.fromEntries(services.map((s) => [s.name, serviceHealth(s, timings[s.name])]));
 }

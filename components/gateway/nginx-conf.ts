@@ -1,3 +1,4 @@
+import { runError } from "../errors";
 // Renders the gateway's nginx.conf from the services. Pure: the same input
 // gives the same text, so the preview diff shows every gateway change and the
 // tests can run the exact text with the real nginx.
@@ -12,7 +13,6 @@
 // implicit one without a `keepalive` pool: one TCP handshake per request, the
 // very thing the article warns about. A replaced Service (new ClusterIP) rolls
 // the gateway pods instead (see `rolloutTriggers` in nginx.ts).
-import { RunError } from "@pulumi/pulumi";
 
 /** What the gateway needs to know about one service. `ServiceConfig` satisfies it. */
 export interface GatewayRoute {
@@ -242,7 +242,7 @@ export function nginxConfProblems(input: NginxConfInput): string[] {
 /** Renders nginx.conf; throws one Error listing every problem of the input. */
 export function renderNginxConf(input: NginxConfInput): string {
     const problems = nginxConfProblems(input);
-    if (problems.length > 0) throw new RunError(`gateway nginx.conf: ${problems.join("; ")}`);
+    if (problems.length > 0) throw runError(`gateway nginx.conf: ${problems.join("; ")}`);
     const c = withDefaults(input);
     const pool = keepalivePool(c);
     const ka = pool > 0;

@@ -5,6 +5,7 @@ import { contentHash } from "../host/remote-script";
 import { LINKERD_INJECT, podLabels } from "../services/labels";
 import { containerSecurityContext, NGINX_RUN_AS, podSecurityContext, writableDirs } from "../services/security";
 import { GatewayRoute, NGINX_CONF_DEFAULTS, nginxConfProblems, renderNginxConf } from "./nginx-conf";
+import { resourceError } from "../errors";
 
 /** Pinned stable nginx. The rendered conf is tested with Debian's 1.22.1 and uses nothing newer. */
 export const NGINX_IMAGE = "docker.io/library/nginx:1.28.0-alpine";
@@ -156,7 +157,7 @@ export class Nginx extends pulumi.ComponentResource {
         if (workers === undefined) {
             problems.push(`resources.cpuLimit ${JSON.stringify(args.resources?.cpuLimit)} is not a positive CPU quantity like 1500m or 2`);
         }
-        if (problems.length > 0) throw new pulumi.ResourceError(`gateway: ${problems.join("; ")}`, this);
+        if (problems.length > 0) throw resourceError(`gateway: ${problems.join("; ")}`, this);
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("gateway", appName);

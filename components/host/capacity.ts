@@ -10,6 +10,7 @@ import { POSTGRES_RESOURCES } from "../data/postgres";
 import { REDIS_RESOURCES } from "../data/redis";
 import { PGBACKREST_RESOURCES } from "../data/backup-postgres";
 import { REDIS_BACKUP_RESOURCES } from "../data/backup-redis";
+import { runError } from "../errors";
 
 /** CPU in millicores, memory in MiB (fractions kept until a share is rounded up). */
 export interface Requests {
@@ -63,7 +64,7 @@ export interface LayerRequests {
 export function cpuMillis(q: string): number {
     if (q === "") return 0;
     const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q);
-    if (!m) throw new Error(`${JSON.stringify(q)} is not a CPU quantity like 250m or 2`);
+    if (!m) throw runError(`${JSON.stringify(q)} is not a CPU quantity like 250m or 2`);
     return m[2] === "m" ? Number(m[1]) : Number(m[1]) * 1000;
 }
 
@@ -83,7 +84,7 @@ const MEMORY_UNITS: Record<string, number> = {
 export function memoryMiB(q: string): number {
     if (q === "") return 0;
     const m = /^(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-    if (!m) throw new Error(`${JSON.stringify(q)} is not a memory quantity like 256Mi or 1Gi`);
+    if (!m) throw runError(`${JSON.stringify(q)} is not a memory quantity like 256Mi or 1Gi`);
     return (Number(m[1]) * MEMORY_UNITS[m[2] ?? ""]) / 2 ** 20;
 }
 

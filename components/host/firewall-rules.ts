@@ -5,6 +5,7 @@
 // iptables-nft tables, an admin's) are never touched.
 import { isIP } from "node:net";
 import type { FlannelBackend, NodeRole } from "../config";
+import { runError } from "../errors";
 
 /** Family and name of the one table nordstack owns on every node. */
 export const FIREWALL_TABLE = "inet nordstack";
@@ -132,7 +133,7 @@ function split(list: string[] | undefined, what: string): { v4: string[]; v6: st
     const out = { v4: [] as string[], v6: [] as string[] };
     for (const item of list ?? []) {
         const c = parseCidr(item);
-        if (typeof c === "string") throw new Error(`firewall ${what}: ${c}`);
+        if (typeof c === "string") throw runError(`firewall ${what}: ${c}`);
         (c.family === 4 ? out.v4 : out.v6).push(c.cidr);
     }
     out.v4 = [...new Set(out.v4)];
@@ -186,13 +187,13 @@ export function clusterPortClash(p: PublicPort): ClusterPort | undefined {
  */
 export function renderFirewallRules(a: FirewallRulesArgs): string {
     if (!Number.isInteger(a.sshPort) || a.sshPort < 1 || a.sshPort > 65535)
-        throw new Error(`firewall: SSH port ${a.sshPort} is not 1–65535`);
+        throw runError(`firewall: SSH port ${a.sshPort} is not 1–65535`);
     if (!/^[a-zA-Z0-9_.@-]{1,15}$/.test(a.privateInterface)) {
-        throw new Error(`firewall: ${JSON.stringify(a.privateInterface)} is not an interface name`);
+        throw runError(`firewall: ${JSON.stringify(a.privateInterface)} is not an interface name`);
     }
     for (const p of a.extraPublicPorts ?? []) {
         const clash = clusterPortClash(p);
-        if (clash) throw new Error(`firewall: public port ${p.port}/${p.protocol} is a cluster port (${clash.what})`);
+        if (clash) throw runError(`firewall: public port ${p.port}/${p.protocol} is a cluster port (${clash.what})`);
     }
     const ssh = split(a.sshAllowFrom, "sshAllowFrom");
     const api = a.role === "server" ? split(a.apiAllowFrom, "apiAllowFrom") : { v4: [], v6: [] };

@@ -5,6 +5,7 @@ import type { FlannelBackend } from "../config";
 import type { NodeHandle } from "../nodes/source";
 import { PublicPort, renderFirewallRules } from "./firewall-rules";
 import { contentHash, loadNodeScript, parseLastJsonLine, renderNodeStep } from "./remote-script";
+import { resourceError } from "../errors";
 
 export interface FirewallArgs {
     node: NodeHandle;
@@ -63,7 +64,7 @@ export class Firewall extends pulumi.ComponentResource {
         super("nordstack:host:Firewall", name, {}, opts);
         const confirmSeconds = args.confirmSeconds ?? 60;
         if (!Number.isInteger(confirmSeconds) || confirmSeconds < 10 || confirmSeconds > 120) {
-            throw new pulumi.ResourceError(`firewall on ${args.node.name}: confirmSeconds must be 10–120, got ${confirmSeconds}`, this);
+            throw resourceError(`firewall on ${args.node.name}: confirmSeconds must be 10–120, got ${confirmSeconds}`, this);
         }
         const script = loadNodeScript("firewall.sh");
         const timeoutSeconds = args.timeoutSeconds ?? 120;
@@ -84,7 +85,7 @@ export class Firewall extends pulumi.ComponentResource {
                     flannelBackend: args.flannelBackend ?? "vxlan",
                 });
             } catch (e) {
-                throw new pulumi.ResourceError(`firewall on ${args.node.name}: ${(e as Error).message}`, this);
+                throw resourceError(`firewall on ${args.node.name}: ${(e as Error).message}`, this);
             }
         });
         const apply = this.rules.apply((rules) =>

@@ -1,7 +1,7 @@
 // What preflight reports, and the cross-node checks made from all reports.
 // Pure functions, tested directly.
-import { RunError } from "@pulumi/pulumi";
 import { parseLastJsonLine } from "./remote-script";
+import { runError } from "../errors";
 
 /** The JSON object printed by scripts/node/preflight.sh. */
 export interface PreflightResult {
@@ -37,7 +37,7 @@ export function parsePreflightOutput(node: string, stdout: string): PreflightRes
         typeof r.cpus !== "number" ||
         typeof r.memoryMiB !== "number"
     ) {
-        throw new RunError(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
+        throw runError(`preflight on ${node} printed an unexpected result: ${JSON.stringify(r).slice(0, 200)}`);
     }
     return r;
 }

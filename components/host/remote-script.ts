@@ -1,7 +1,6 @@
 // Turns a node script (a file under scripts/node/) into the one command line
 // that runs it over SSH. Pure: same inputs, same command, so the preview diff
 // shows exactly what will run on the host when a script or a value changes.
-import { RunError } from "@pulumi/pulumi";
 import { runError } from "../errors";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -50,9 +49,9 @@ export interface NodeStep {
  * Secrets never travel here: they are written by a `SecretFile` step first.
  */
 export function renderNodeStep(a: NodeStepArgs): NodeStep {
-    if (/\0/.test(a.script)) throw new RunError("node scripts must not contain NUL bytes");
+    if (/\0/.test(a.script)) throw runError("node scripts must not contain NUL bytes");
     const env = Object.entries(a.env ?? {}).map(([k, v]) => {
-        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new RunError(`invalid environment variable name ${JSON.stringify(k)}`);
+        if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw runError(`invalid environment variable name ${JSON.stringify(k)}`);
         return `${k}=${shellQuote(v)}`;
     });
     const command = [

@@ -2,11 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import type { types } from "@pulumi/command";
 import { shellQuote } from "./remote-script";
+import { runError } from "../errors";
 
 /** Create/delete command lines of a SecretFile step. Pure. */
 export function renderSecretFileCommands(path: string, user: string): { create: string; delete: string } {
     if (!/^\/[A-Za-z0-9._\/-]+$/.test(path) || path.includes("..")) {
-        throw new pulumi.RunError(`secret file path ${JSON.stringify(path)} must be absolute, of [A-Za-z0-9._/-]`);
+        throw runError(`secret file path ${JSON.stringify(path)} must be absolute, of [A-Za-z0-9._/-]`);
     }
     const sudo = user === "root" ? "" : "sudo -n ";
     // umask before anything is created: the file is never readable by others, not even for an instant.

@@ -11,6 +11,7 @@ import { loadNodeScript, renderNodeStep } from "../host/remote-script";
 import { SecretFile } from "../host/secret-file";
 import { K3S_INSTALL_SCRIPT_SHA256, K3S_INSTALL_SCRIPT_URL } from "./install-script-pin";
 import { apiUrl, K3sRole, overlayMtu, renderK3sConfig, rewriteKubeconfig, REGISTRIES_FILE, TOKEN_FILE } from "./render";
+import { resourceError } from "../errors";
 
 /** One node of the cluster, with what preflight found on it. */
 export interface ClusterNodeArgs {
@@ -118,7 +119,7 @@ export class Cluster extends pulumi.ComponentResource {
         const timeout = args.readyTimeoutSeconds ?? 300;
         const servers = args.nodes.filter((n) => n.node.role === "server");
         const agents = args.nodes.filter((n) => n.node.role === "agent");
-        if (servers.length === 0) throw new pulumi.ResourceError("k3s Cluster: at least one node must have role server", this);
+        if (servers.length === 0) throw resourceError("k3s Cluster: at least one node must have role server", this);
         const concurrency = Math.max(1, args.joinConcurrency ?? 10);
         const first = servers[0].node;
         const embeddedEtcd = servers.length > 1;
@@ -126,7 +127,7 @@ export class Cluster extends pulumi.ComponentResource {
         try {
             this.overlayMtu = overlayMtu(args.interfaceMtu, backend);
         } catch (e) {
-            throw new pulumi.ResourceError((e as Error).message, this);
+            throw resourceError((e as Error).message, this);
         }
 
         const token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this });

@@ -1,8 +1,8 @@
 // Everything the k3s layer renders: config.yaml per node, the overlay MTU, and
 // the kubeconfig rewrite. Pure functions, tested directly.
-import { RunError } from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import type { FlannelBackend } from "../config";
+import { runError } from "../errors";
 
 /** Bytes each flannel backend adds to a packet (outer headers). */
 export const BACKEND_OVERHEAD: Readonly<Record<FlannelBackend, number>> = { vxlan: 50, "wireguard-native": 80 };
@@ -20,9 +20,7 @@ export const REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml";
 export function overlayMtu(interfaceMtu: number, backend: FlannelBackend): number {
     const mtu = interfaceMtu - BACKEND_OVERHEAD[backend];
     if (!Number.isInteger(interfaceMtu) || mtu < 1280) {
-        throw new RunError(
-            `interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`,
-        );
+        throw runError(`interface MTU ${interfaceMtu} leaves ${mtu} for ${backend} pods; the overlay needs at least 1280 (IPv6 minimum)`);
     }
     return mtu;
 }
@@ -55,7 +53,7 @@ export interface K3sNodeConfigArgs {
 
 /** Renders /etc/rancher/k3s/config.yaml for one node. */
 export function renderK3sConfig(a: K3sNodeConfigArgs): string {
-    if (a.role !== "server-init" && !a.serverUrl) throw new RunError(`${a.nodeName}: a joining node needs serverUrl`);
+    if (a.role !== "server-init" && !a.serverUrl) throw runError(`${a.nodeName}: a joining node needs serverUrl`);
     const server = a.role !== "agent";
     const cfg: Record<string, unknown> = {
         "node-name": a.nodeName,
@@ -98,7 +96,7 @@ export function rewriteKubeconfig(k3sYaml: string, serverUrl: string, name: stri
         "current-context"?: string;
     };
     if (!doc?.clusters?.length || !doc.contexts?.length || !doc.users?.length) {
-        throw new RunError("the kubeconfig from the first server has no cluster, context or user");
+        throw runError("the kubeconfig from the first server has no cluster, context or user");
     }
     const rename = (n: string) => (n === "default" ? name : n);
     for (const c of doc.clusters) {

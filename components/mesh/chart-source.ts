@@ -1,6 +1,6 @@
+import { runError } from "../errors";
 // Where a Helm chart comes from, so an internal mirror (HTTP repository or OCI
 // registry) can replace the public one without touching the components.
-import { RunError } from "@pulumi/pulumi";
 
 export interface ChartSource {
     /** Chart name, or the full `oci://` reference for an OCI registry. */
@@ -14,14 +14,12 @@ export function chartSource(repository: string, chart: string): ChartSource {
     const repo = repository.trim().replace(/\/+$/, "");
     if (/^oci:\/\/[^\s/]+(\/[^\s/]+)*$/.test(repo)) return { chart: `${repo}/${chart}` };
     if (/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(repo)) return { chart, repositoryOpts: { repo } };
-    throw new RunError(
-        `chart repository ${JSON.stringify(repository)} for ${chart} must be an https:// Helm repository or an oci:// registry`,
-    );
+    throw runError(`chart repository ${JSON.stringify(repository)} for ${chart} must be an https:// Helm repository or an oci:// registry`);
 }
 
 /** An exact chart version: ranges (`^1.2`, `~1`, `1.x`, `*`) would let an upgrade happen without a diff. */
 export function checkPinnedVersion(version: string, what: string): void {
     if (!/^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(version)) {
-        throw new RunError(`${what} ${JSON.stringify(version)} is not an exact chart version like 2026.8.3; pin one version`);
+        throw runError(`${what} ${JSON.stringify(version)} is not an exact chart version like 2026.8.3; pin one version`);
     }
 }

@@ -1,7 +1,7 @@
 // Helm values and namespace metadata for Linkerd, rendered by pure functions
 // (keys as in the linkerd-crds / linkerd-control-plane charts, edge 2026.8.3).
-import { RunError } from "@pulumi/pulumi";
 import { mirrorImage, RegistryMirror } from "../images";
+import { runError } from "../errors";
 
 /** The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io. */
 export const LINKERD_IMAGES = {
@@ -180,6 +180,6 @@ export function linkerdCniNamespaceMetadata(): { labels: Record<string, string>;
 
 function checkPem(pem: string, label: string, field: string): void {
     if (!new RegExp(`-----BEGIN (EC )?${label}-----`).test(pem)) {
-        throw new RunError(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
+        throw runError(`${field} is not a PEM ${label}: Linkerd would fail to start its identity service`);
     }
 }

@@ -11,6 +11,7 @@ import {
     linkerdHighAvailability,
     linkerdNamespaceMetadata,
 } from "./linkerd-values";
+import { resourceError, runError } from "../errors";
 
 export const LINKERD_DEFAULTS = {
     /** Linkerd publishes only edge releases; chart version YYYY.M.N is release edge-YY.M.N. */
@@ -80,12 +81,12 @@ export class Linkerd extends pulumi.ComponentResource {
         let cpChart: ReturnType<typeof chartSource>;
         try {
             if (!Number.isInteger(args.nodeCount) || args.nodeCount < 1)
-                throw new pulumi.RunError(`nodeCount must be at least 1, got ${args.nodeCount}`);
-            if (!isDns1123Label(d.namespace)) throw new pulumi.RunError(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
+                throw runError(`nodeCount must be at least 1, got ${args.nodeCount}`);
+            if (!isDns1123Label(d.namespace)) throw runError(`namespace ${JSON.stringify(d.namespace)} is not a DNS-1123 label`);
             checkPinnedVersion(d.crdsChartVersion, "crdsChartVersion");
             checkPinnedVersion(d.controlPlaneChartVersion, "controlPlaneChartVersion");
             if (d.crdsChartVersion !== d.controlPlaneChartVersion) {
-                throw new pulumi.RunError(
+                throw runError(
                     `crdsChartVersion (${d.crdsChartVersion}) and controlPlaneChartVersion (${d.controlPlaneChartVersion}) differ; ` +
                         `Linkerd releases both charts together, upgrade them together`,
                 );
@@ -94,7 +95,7 @@ export class Linkerd extends pulumi.ComponentResource {
             cpChart = chartSource(d.chartRepository, "linkerd-control-plane");
             cniChart = chartSource(d.chartRepository, "linkerd2-cni");
         } catch (e) {
-            throw new pulumi.ResourceError((e as Error).message, this);
+            throw resourceError((e as Error).message, this);
         }
         const k8sOpts = { parent: this, provider: args.provider };
         this.highAvailability = linkerdHighAvailability(args.nodeCount);

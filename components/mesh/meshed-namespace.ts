@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { isDns1123Label } from "../validate";
+import { resourceError, runError } from "../errors";
 
 export interface MeshedNamespaceArgs {
     /** The cluster's kubernetes provider. */
@@ -30,7 +31,7 @@ export function meshedNamespaceMetadata(
     labels: Record<string, string> = {},
     annotations: Record<string, string> = {},
 ): { name: string; labels: Record<string, string>; annotations: Record<string, string> } {
-    if (!isDns1123Label(name)) throw new pulumi.RunError(`namespace ${JSON.stringify(name)} is not a DNS-1123 label`);
+    if (!isDns1123Label(name)) throw runError(`namespace ${JSON.stringify(name)} is not a DNS-1123 label`);
     return {
         name,
         labels: { ...labels, "app.kubernetes.io/managed-by": "nordstack" },
@@ -48,7 +49,7 @@ export class MeshedNamespace extends pulumi.ComponentResource {
         try {
             metadata = meshedNamespaceMetadata(args.namespace ?? name, args.labels, args.annotations);
         } catch (e) {
-            throw new pulumi.ResourceError((e as Error).message, this);
+            throw resourceError((e as Error).message, this);
         }
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,

@@ -1,8 +1,8 @@
+import { runError } from "../errors";
 // Certificate lifecycle decisions for the Linkerd PKI, kept pure: which name
 // the issuer's resources carry (so a rotation replaces them), and when an
 // expiry date deserves a warning. An expired issuer is the top cause of
 // Linkerd outages: proxies cannot renew their certificates and mTLS stops.
-import { RunError } from "@pulumi/pulumi";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -19,7 +19,7 @@ export function issuerNamePart(rotation?: string | number): string {
     if (rotation === undefined || rotation === "") return "issuer";
     const r = String(rotation);
     if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,30}[A-Za-z0-9])?$/.test(r)) {
-        throw new RunError(
+        throw runError(
             `issuerRotation ${JSON.stringify(r)} must be 1-32 letters, digits, '.', '_' or '-' (it becomes part of resource names), ` +
                 `e.g. 2027-01 or 2`,
         );
@@ -53,7 +53,7 @@ export interface ExpiryCheck {
 /** The warning to print when the certificate expires within `warnDays` (or already has), else undefined. */
 export function expiryWarning(c: ExpiryCheck): string | undefined {
     const end = Date.parse(c.validityEndTime);
-    if (Number.isNaN(end)) throw new RunError(`${c.what}: validityEndTime ${JSON.stringify(c.validityEndTime)} is not an RFC 3339 date`);
+    if (Number.isNaN(end)) throw runError(`${c.what}: validityEndTime ${JSON.stringify(c.validityEndTime)} is not an RFC 3339 date`);
     const left = end - c.now.getTime();
     const date = new Date(end).toISOString();
     if (left <= 0) return `${c.what} EXPIRED on ${date}; ${c.remedy}`;

@@ -1,7 +1,7 @@
+import { runError } from "../errors";
 // The certificate parameters of Linkerd's identity PKI: the single source of
 // truth that both LinkerdPki (@pulumi/tls) and the openssl test consume, so a
 // parameter Linkerd would reject cannot reach a cluster without failing a test.
-import { RunError } from "@pulumi/pulumi";
 
 /**
  * RFC 5280 usages in the spelling the tls provider validates (`cert_signing`);
@@ -80,7 +80,7 @@ export function linkerdPkiParams(opts: LinkerdPkiOptions = {}): LinkerdPkiParams
                 `an issuer outliving its trust anchor stops verifying the day the anchor expires`,
         );
     }
-    if (problems.length > 0) throw new RunError(`invalid Linkerd PKI options:\n  - ${problems.join("\n  - ")}`);
+    if (problems.length > 0) throw runError(`invalid Linkerd PKI options:\n  - ${problems.join("\n  - ")}`);
 
     return {
         trustAnchor: {

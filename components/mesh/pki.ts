@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { CertParams, linkerdPkiParams } from "./pki-params";
 import { DEFAULT_WARN_DAYS, expiryWarning, issuerNamePart, warnDaysProblem } from "./pki-lifecycle";
+import { resourceError, runError } from "../errors";
 
 export interface LinkerdPkiArgs {
     /** Linkerd's identity trust domain; the certificates are `root.linkerd.<domain>` and `identity.linkerd.<domain>`. Default `cluster.local`. */
@@ -56,9 +57,9 @@ export class LinkerdPki extends pulumi.ComponentResource {
             params = linkerdPkiParams(args);
             issuerPart = issuerNamePart(args.issuerRotation);
             const problem = warnDaysProblem(warnDays, params.issuer.validityPeriodHours);
-            if (problem) throw new pulumi.RunError(problem);
+            if (problem) throw runError(problem);
         } catch (e) {
-            throw new pulumi.ResourceError((e as Error).message, this);
+            throw resourceError((e as Error).message, this);
         }
         const child = { parent: this };
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { types } from "@pulumi/command";
 import { NodeHandle, NodeRole, NodeSource } from "./source";
+import { resourceError } from "../errors";
 
 /** A bastion in front of a node. Reached with the same key as the node. */
 export interface JumpHostArgs {
@@ -77,7 +78,7 @@ export class ExistingHosts extends pulumi.ComponentResource implements NodeSourc
             ...(h.jumpHost && !h.jumpHost.hostKey ? [`${h.name}'s jump host ${h.jumpHost.host}`] : []),
         ]);
         if (unpinned.length > 0 && !args.insecureSkipHostKeyVerification) {
-            throw new pulumi.ResourceError(
+            throw resourceError(
                 `ExistingHosts: no pinned SSH host key for ${unpinned.join(", ")}; set hostKey (ssh-keyscan -t ed25519 HOST) ` +
                     "or insecureSkipHostKeyVerification deliberately",
                 this,

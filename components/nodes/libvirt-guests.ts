@@ -17,6 +17,7 @@ import {
     specHash,
 } from "./libvirt-render";
 import { validateLibvirtGuests } from "./libvirt-validate";
+import { resourceError } from "../errors";
 
 /** Debian 12 generic cloud image (cloud-init, virtio drivers, grub). */
 export const DEFAULT_BASE_IMAGE = "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2";
@@ -162,7 +163,7 @@ export class LibvirtGuests extends pulumi.ComponentResource implements NodeSourc
     constructor(name: string, args: LibvirtGuestsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:nodes:LibvirtGuests", name, {}, opts);
         const problems = validateLibvirtGuests(args);
-        if (problems.length) throw new pulumi.ResourceError(`${name}: ${problems.join("; ")}`, this);
+        if (problems.length) throw resourceError(`${name}: ${problems.join("; ")}`, this);
 
         const hv = args.hypervisor;
         const hvUser = hv.user ?? "root";

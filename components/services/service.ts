@@ -11,6 +11,7 @@ import {
     serviceRunAs,
     writableDirs,
 } from "./security";
+import { resourceError } from "../errors";
 
 /** A datastore the service owns, as the data components describe it. */
 export interface DatastoreBinding {
@@ -113,7 +114,7 @@ export class Service extends pulumi.ComponentResource {
             if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problems.push(`env: ${JSON.stringify(k)} is not a variable name`);
         }
         problems.push(...securityOverrideProblems(s.securityContext ?? {}, "securityContext"));
-        if (problems.length > 0) throw new pulumi.ResourceError(`service ${s.name} ${problems.join("; ")}`, this);
+        if (problems.length > 0) throw resourceError(`service ${s.name} ${problems.join("; ")}`, this);
 
         const child = { parent: this, provider: args.provider };
         const labels = podLabels("service", s.name);

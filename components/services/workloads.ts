@@ -9,6 +9,7 @@ import { LINKERD_INJECT } from "./labels";
 import { renderWorkloadPolicies } from "./network-policies";
 import { podSecurityLabels } from "./security";
 import { DatastoreBinding, Service } from "./service";
+import { resourceError } from "../errors";
 
 export interface WorkloadsArgs {
     /** Kubernetes provider of the cluster (from the k3s layer). */
@@ -83,7 +84,7 @@ export class Workloads extends pulumi.ComponentResource {
     constructor(name: string, args: WorkloadsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nordstack:services:Workloads", name, {}, opts);
         const problems = workloadNameProblems(args.services, args.gateway.appName);
-        if (problems.length > 0) throw new pulumi.ResourceError(`workloads: ${problems.join("; ")}`, this);
+        if (problems.length > 0) throw resourceError(`workloads: ${problems.join("; ")}`, this);
         const child = { parent: this, provider: args.provider };
 
         const nsName = args.namespace ?? "nordstack";
@@ -102,7 +103,7 @@ export class Workloads extends pulumi.ComponentResource {
         this.namespace = ns.metadata.name;
         const gwNsName = args.gatewayNamespace ?? "nordstack-gateway";
         if (gwNsName === nsName) {
-            throw new pulumi.ResourceError(
+            throw resourceError(
                 `workloads: gatewayNamespace must differ from namespace (${nsName}): host ports need their own namespace`,
                 this,
             );

@@ -6,6 +6,7 @@ import { loadNodeScript, renderNodeStep } from "../host/remote-script";
 import { UNMESHED_NAMESPACE_LABELS } from "../mesh/linkerd-values";
 import { judgePairs, PairResult, parseSmokeOutput, SmokeThresholds } from "./results";
 import { containerSecurityContext, NOBODY_RUN_AS, podSecurityContext, podSecurityLabels, writableDirs } from "../services/security";
+import { runError } from "../errors";
 
 /**
  * nicolaka/netshoot v0.13 (Alpine based), pinned by digest: it already holds
@@ -188,7 +189,7 @@ export class OverlaySmoke extends pulumi.ComponentResource {
             const pairs = parseSmokeOutput(out);
             const mtus = Object.fromEntries(pairs.flatMap((p) => [[p.from, mtu] as const, [p.to, mtu] as const]));
             const problems = judgePairs(pairs, args.thresholds, mtus);
-            if (problems.length > 0) throw new pulumi.RunError(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
+            if (problems.length > 0) throw runError(`overlay smoke test failed:\n  - ${problems.join("\n  - ")}`);
             return pairs;
         });
         this.registerOutputs({ results: this.results });
