@@ -1,0 +1,46 @@
+// Runs the dev stack under mocks in its own process with one node's preflight
+// printing no JSON, so the parse inside an apply fails as it would at preview on a
+// corrupted stored result, and reports how the SDK would see that error: its
+// message after every awaiter has had it, and its `util.inspect` with colours (what
+// the Node runtime formats for every uncaught error, RunError included).
+import * as pulumi from "@pulumi/pulumi";
+import { inspect } from "node:util";
+import { GraphRecorder, installMocks } from "./mocks";
+import { config, preflightJson } from "./fixtures";
+
+const broken = process.argv[2];
+let first: Error | undefined;
+let rejections = 0;
+process.on("unhandledRejection", (e) => {
+    rejections++;
+    first ??= e as Error;
+});
+
+installMocks((args) => {
+    const m = /-preflight-(.*)-check$/.exec(args.name);
+    if (m) return m[1] === broken ? "preflight: garbage, not JSON" : preflightJson(m[1], 1500);
+    if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+    return undefined;
+});
+
+void (async () => {
+    const { Platform } = await import("../../components/platform");
+    new Platform(
+        "f",
+        { config: config(), sshPrivateKey: pulumi.secret("KEY"), smokeRunId: "run-1" },
+        { transformations: [new GraphRecorder().transform] },
+    );
+    setTimeout(() => {
+        const inspected = first ? inspect(first, { colors: true }) : "";
+        process.stdout.write(
+            JSON.stringify({
+                rejections,
+                name: first?.name,
+                message: first?.message,
+                stack: first?.stack,
+                inspected,
+            }),
+        );
+        process.exit(0);
+    }, 3000);
+})();
