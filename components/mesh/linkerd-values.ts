@@ -3,12 +3,15 @@
 import { mirrorImage, RegistryMirror } from "../images";
 import { runError } from "../errors";
 
-/** The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io. */
+/**
+ * The chart's image names (tags come from the chart's linkerdVersion), all on cr.l5d.io.
+ * Since edge-25.8.3 the policy controller runs from the controller image and since the
+ * proxy-init merge the init/validator run from the proxy image: the chart has no
+ * separate `policyController.image` or `proxyInit.image` to set.
+ */
 export const LINKERD_IMAGES = {
     controller: "cr.l5d.io/linkerd/controller",
-    policyController: "cr.l5d.io/linkerd/policy-controller",
     proxy: "cr.l5d.io/linkerd/proxy",
-    proxyInit: "cr.l5d.io/linkerd/proxy-init",
     debug: "cr.l5d.io/linkerd/debug",
     cniPlugin: "cr.l5d.io/linkerd/cni-plugin",
 } as const;
@@ -47,8 +50,6 @@ export function linkerdControlPlaneValues(i: ControlPlaneValuesInput): Record<st
     const images = i.registryMirror
         ? {
               controllerImage: mirrorImage(LINKERD_IMAGES.controller, i.registryMirror),
-              policyController: image(LINKERD_IMAGES.policyController),
-              proxyInit: image(LINKERD_IMAGES.proxyInit),
               debugContainer: image(LINKERD_IMAGES.debug),
           }
         : {};

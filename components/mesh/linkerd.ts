@@ -47,7 +47,7 @@ export interface LinkerdArgs {
     installGatewayApi?: boolean;
     /** Upper bound for each chart install/upgrade in seconds. Default 600. */
     timeoutSeconds?: number;
-    /** Pull the control-plane, proxy, proxy-init, debug and CNI plugin images through this mirror. Default: cr.l5d.io directly. */
+    /** Pull the controller, proxy, debug and CNI plugin images through this mirror. Default: cr.l5d.io directly. */
     registryMirror?: RegistryMirror;
 }
 

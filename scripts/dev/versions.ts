@@ -59,9 +59,7 @@ export function chartPins(o: PinOptions = {}): ChartPin[] {
                 // The tags are the chart's linkerdVersion; the mirror rewrites these names.
                 ...(release ? [{ valuesKey: "linkerdVersion", expected: release, compare: "ref" as const }] : []),
                 { valuesKey: "controllerImage", expected: LINKERD_IMAGES.controller, compare: "name" },
-                { valuesKey: "policyController.image.name", expected: LINKERD_IMAGES.policyController, compare: "name" },
                 { valuesKey: "proxy.image.name", expected: LINKERD_IMAGES.proxy, compare: "name" },
-                { valuesKey: "proxyInit.image.name", expected: LINKERD_IMAGES.proxyInit, compare: "name" },
                 { valuesKey: "debugContainer.image.name", expected: LINKERD_IMAGES.debug, compare: "name" },
             ],
         },

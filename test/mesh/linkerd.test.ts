@@ -44,13 +44,14 @@ describe("Linkerd values (pure)", () => {
             registryMirror: mirror,
         });
         assert.equal(v.controllerImage, "registry.example.no/proxy/cr.l5d.io/linkerd/controller");
-        assert.deepEqual(v.policyController, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/policy-controller" } });
+        // No dead overrides: chart 2026.8.3 has no policyController.image or proxyInit.image.
+        assert.equal(v.policyController, undefined);
+        assert.equal(v.proxyInit, undefined);
         assert.deepEqual(v.proxy, {
             resources: { cpu: { request: "100m" }, memory: { limit: "250Mi", request: "20Mi" } },
             image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy" },
             capabilities: { drop: ["ALL"] },
         });
-        assert.deepEqual(v.proxyInit, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/proxy-init" } });
         assert.deepEqual(v.debugContainer, { image: { name: "registry.example.no/proxy/cr.l5d.io/linkerd/debug" } });
         assert.equal(v.disableHeartBeat, true);
         assert.deepEqual(linkerdCniValues(undefined, mirror).image, { name: "registry.example.no/proxy/cr.l5d.io/linkerd/cni-plugin" });

@@ -38,17 +38,10 @@ function indexYaml(entries: Record<string, { version: string; url: string }[]>):
 const CONTROL_PLANE_VALUES = (release: string, proxy = "cr.l5d.io/linkerd/proxy") => `
 linkerdVersion: ${release}
 controllerImage: cr.l5d.io/linkerd/controller
-policyController:
-  image:
-    name: cr.l5d.io/linkerd/policy-controller
 proxy:
   image:
     name: ${proxy}
     version: ""
-proxyInit:
-  image:
-    name: cr.l5d.io/linkerd/proxy-init
-    version: v2.4.3
 debugContainer:
   image:
     name: cr.l5d.io/linkerd/debug

@@ -134,12 +134,10 @@ describe("registryMirror over the whole dev stack (mocks)", () => {
         has(/^m-workloads-pricing-redis-backup-cron \S+initContainers\[0\]\.image .*\/proxy\/docker.io\/library\/redis:/);
         has(/^m-workloads-pricing-redis-backup-cron \S+containers\[0\]\.image .*\/proxy\/docker.io\/rclone\/rclone:/);
         has(/^m-linkerd-cni values.image.name registry.nordstack.example:5000\/proxy\/cr.l5d.io\/linkerd\/cni-plugin$/);
-        // Linkerd: controller, policy controller, proxy, proxy-init, debug; Consul: consul, control plane, dataplane.
+        // Linkerd: controller (also the policy controller), proxy (also init and validator), debug; Consul: consul, control plane, dataplane.
         for (const [key, img] of [
             ["controllerImage", "cr.l5d.io/linkerd/controller"],
-            ["policyController.image.name", "cr.l5d.io/linkerd/policy-controller"],
             ["proxy.image.name", "cr.l5d.io/linkerd/proxy"],
-            ["proxyInit.image.name", "cr.l5d.io/linkerd/proxy-init"],
             ["debugContainer.image.name", "cr.l5d.io/linkerd/debug"],
         ]) {
             assert.ok(where.includes(`m-linkerd-control-plane values.${key} ${MIRROR}/${img}`), key);
