@@ -29,10 +29,15 @@ export function preflightEnv(privateAddress: string, a: Omit<PreflightArgs, "nod
         NORDSTACK_EXPECTED_MTU: a.expectedMtu === undefined ? "" : String(a.expectedMtu),
         NORDSTACK_REQUIRED_MODULES: (a.requiredModules ?? []).join(" "),
         NORDSTACK_ALLOW_VIRT: (a.allowVirtualization ?? []).join(" "),
-        NORDSTACK_REQUIRED_MILLICPU: a.capacity ? String(a.capacity.milliCpu) : "",
-        NORDSTACK_REQUIRED_MEMORY_MIB: a.capacity ? String(a.capacity.memoryMiB) : "",
-        NORDSTACK_REQUIRED_CPU_DETAIL: a.capacity?.cpuDetail ?? "",
-        NORDSTACK_REQUIRED_MEMORY_DETAIL: a.capacity?.memoryDetail ?? "",
+        // Only with k3s: what this node's share of the platform's requests is.
+        ...(a.capacity
+            ? {
+                  NORDSTACK_REQUIRED_MILLICPU: String(a.capacity.milliCpu),
+                  NORDSTACK_REQUIRED_MEMORY_MIB: String(a.capacity.memoryMiB),
+                  NORDSTACK_REQUIRED_CPU_DETAIL: a.capacity.cpuDetail ?? "",
+                  NORDSTACK_REQUIRED_MEMORY_DETAIL: a.capacity.memoryDetail ?? "",
+              }
+            : {}),
     };
 }
 
