@@ -53,7 +53,9 @@ check_only_our_table() {
     bad=$(printf '%s\n' "$1" | grep -nE '^[[:space:]]*(table|flush|delete|destroy|add|create|insert|replace|reset|rename|include|define)([[:space:]]|$)' |
         grep -vE '^[0-9]+:table inet nordstack \{$' || true)
     [ -z "$bad" ] || fatal "NORDSTACK_FW_RULES may only define 'table ${TABLE} {'; found: ${bad//$'\n'/; }"
-    printf '%s\n' "$1" | grep -qE '^table inet nordstack \{$' || fatal "NORDSTACK_FW_RULES defines no 'table ${TABLE} {'"
+    # A here-string, not a pipe: `grep -q` exits at the first match, and under pipefail the
+    # writer's SIGPIPE would fail the check at random.
+    grep -qE '^table inet nordstack \{$' <<<"$1" || fatal "NORDSTACK_FW_RULES defines no 'table ${TABLE} {'"
 }
 
 # Runs detached (own session, no descriptors of the SSH session): sleeps, then, unless
@@ -78,7 +80,7 @@ stop_timer() {
     pid=$(cat "${RUN_DIR}/timer.pid" 2>/dev/null || true)
     rm -f "${RUN_DIR}/timer.pid"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-    if tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q "$TIMER_NAME"; then
+    if [[ "$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null || true)" == *"$TIMER_NAME"* ]]; then
         kill -- "-${pid}" 2>/dev/null || kill "$pid" 2>/dev/null || true
     fi
 }

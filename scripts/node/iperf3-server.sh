@@ -36,7 +36,7 @@ start() {
     setsid nohup timeout -k 5 "$life" iperf3 -s -B "$bind" -p "$port" >/dev/null 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for i in $(seq 1 50); do
-        if ss -Hltn "sport = :${port}" 2>/dev/null | grep -q .; then
+        if [ -n "$(ss -Hltn "sport = :${port}" 2>/dev/null || true)" ]; then
             echo "[smoke] iperf3 server on ${bind}:${port} for at most ${life} s" >&2
             return
         fi
