@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { inspect } from "node:util";
 import { GraphRecorder, installMocks } from "./mocks";
-import { config, preflightJson } from "./fixtures";
+import { config, healthyStepOutput } from "./fixtures";
 
 const broken = process.argv[2];
 let first: Error | undefined;
@@ -16,12 +16,7 @@ process.on("unhandledRejection", (e) => {
     first ??= e as Error;
 });
 
-installMocks((args) => {
-    const m = /-preflight-(.*)-check$/.exec(args.name);
-    if (m) return m[1] === broken ? "preflight: garbage, not JSON" : preflightJson(m[1], 1500);
-    if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-    return undefined;
-});
+installMocks((args) => (args.name.endsWith(`-preflight-${broken}-check`) ? "preflight: garbage, not JSON" : healthyStepOutput(args.name)));
 
 void (async () => {
     const { Platform } = await import("../../components/platform");

@@ -4,20 +4,15 @@
 // promise, which a test runner would report as its own unhandled rejections.
 import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, installMocks, registeredNames } from "./mocks";
-import { config, preflightJson } from "./fixtures";
+import { config, healthyStepOutput } from "./fixtures";
 
 const failingPair = process.argv[2];
 const errors: string[] = [];
 process.on("unhandledRejection", (e) => errors.push(String((e as Error)?.message ?? e)));
 
 installMocks((args) => {
-    const m = /-preflight-(.*)-check$/.exec(args.name);
-    if (m) return preflightJson(m[1], 1500);
-    if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
     if (args.name === failingPair) throw new Error(`network smoke test ${args.name} failed: 0.2 Gbit/s, required 1 Gbit/s`);
-    const c = /-smoke-pair-(.*)-(osl-\d)$/.exec(args.name);
-    if (c) return JSON.stringify({ from: c[1], to: c[2], address: "10.10.0.9", pathMtu: 1500, gbps: 9.4, retransmits: 0, segments: 1 });
-    return undefined;
+    return healthyStepOutput(args.name);
 });
 
 void (async () => {

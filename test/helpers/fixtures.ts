@@ -1,5 +1,7 @@
 // Shared config fixtures for unit tests.
 import { parsePlatformConfig, PlatformConfig } from "../../components/config";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 
 /** A well-formed (fake) ed25519 host key line per test node. */
 export const hostKeyOf = (name: string) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${Buffer.from(name.padEnd(32, "x")).toString("base64")}`;
@@ -52,4 +54,19 @@ export function preflightJson(hostname: string, mtu = 1500): string {
 /** What `firewall.sh confirm` prints on a node that took the rules. */
 export function firewallConfirmJson(changed = true): string {
     return JSON.stringify({ changed, confirmed: true, hash: "0".repeat(64) });
+}
+
+/**
+ * What healthy nodes print, by step name: preflight (MTU 1500), tuning (nothing to change), the
+ * firewall's confirmation, the kubeconfig fixture, a 9 Gbit/s smoke pair. Undefined for the rest.
+ */
+export function healthyStepOutput(name: string): string | undefined {
+    const m = /-preflight-(.*)-check$/.exec(name);
+    if (m) return preflightJson(m[1], 1500);
+    if (name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
+    if (name.endsWith("-confirm")) return firewallConfirmJson();
+    if (name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
+    const c = /-smoke-pair-(.*)-(osl-\d)$/.exec(name);
+    if (c) return JSON.stringify({ from: c[1], to: c[2], address: "10.10.0.9", pathMtu: 1500, gbps: 9, retransmits: 0, segments: 1 });
+    return undefined;
 }

@@ -11,23 +11,12 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { GraphRecorder, installMocks, Recorded, value } from "../helpers/mocks";
-import { firewallConfirmJson, preflightJson } from "../helpers/fixtures";
+import { healthyStepOutput } from "../helpers/fixtures";
 import { parsePlatformConfig } from "../../components/config";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
-before(() =>
-    installMocks((args) => {
-        const m = /-preflight-(.*)-check$/.exec(args.name);
-        if (m) return preflightJson(m[1], 1500);
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
-        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
-        const c = /-smoke-pair-(.*)-(osl-\d)$/.exec(args.name);
-        if (c) return JSON.stringify({ from: c[1], to: c[2], address: "10.10.0.9", pathMtu: 1500, gbps: 9, retransmits: 0, segments: 1 });
-        return undefined;
-    }),
-);
+before(() => installMocks((args) => healthyStepOutput(args.name)));
 
 /** The dev stack as index.ts builds it from Pulumi.dev.yaml. */
 async function devStack(name: string): Promise<GraphRecorder> {

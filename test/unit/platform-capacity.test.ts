@@ -3,27 +3,14 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
-import { firewallConfirmJson, preflightJson } from "../helpers/fixtures";
+import { healthyStepOutput } from "../helpers/fixtures";
 import { parsePlatformConfig } from "../../components/config";
 import { nodeShares, shareDetail } from "../../components/host/capacity";
 import { shellQuote } from "../../components/host/remote-script";
 import { devStackRawConfig } from "../kube/dev-stack";
 
-const ROOT = path.resolve(__dirname, "..", "..");
-
-before(() =>
-    installMocks((args) => {
-        const m = /-preflight-(.*)-check$/.exec(args.name);
-        if (m) return preflightJson(m[1], 1500);
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
-        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
-        return undefined;
-    }),
-);
+before(() => installMocks((args) => healthyStepOutput(args.name)));
 
 async function preflightCommands(name: string, overrides: Record<string, unknown> = {}): Promise<Record<string, string>> {
     const cfg = parsePlatformConfig({ ...devStackRawConfig(), ...overrides });
