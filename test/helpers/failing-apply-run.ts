@@ -3,10 +3,10 @@
 // corrupted stored result, and reports how the SDK would see that error: its
 // message after every awaiter has had it, and its `util.inspect` with colours (what
 // the Node runtime formats for every uncaught error, RunError included).
-import * as pulumi from "@pulumi/pulumi";
 import { inspect } from "node:util";
-import { GraphRecorder, installMocks } from "./mocks";
-import { config, healthyStepOutput } from "./fixtures";
+import { installMocks } from "./mocks";
+import { healthyStepOutput } from "./fixtures";
+import { runDevStackThenReport } from "./dev-stack-run";
 
 const broken = process.argv[2];
 let first: Error | undefined;
@@ -18,24 +18,10 @@ process.on("unhandledRejection", (e) => {
 
 installMocks((args) => (args.name.endsWith(`-preflight-${broken}-check`) ? "preflight: garbage, not JSON" : healthyStepOutput(args.name)));
 
-void (async () => {
-    const { Platform } = await import("../../components/platform");
-    new Platform(
-        "f",
-        { config: config(), sshPrivateKey: pulumi.secret("KEY"), smokeRunId: "run-1" },
-        { transformations: [new GraphRecorder().transform] },
-    );
-    setTimeout(() => {
-        const inspected = first ? inspect(first, { colors: true }) : "";
-        process.stdout.write(
-            JSON.stringify({
-                rejections,
-                name: first?.name,
-                message: first?.message,
-                stack: first?.stack,
-                inspected,
-            }),
-        );
-        process.exit(0);
-    }, 3000);
-})();
+runDevStackThenReport(3000, () => ({
+    rejections,
+    name: first?.name,
+    message: first?.message,
+    stack: first?.stack,
+    inspected: first ? inspect(first, { colors: true }) : "",
+}));

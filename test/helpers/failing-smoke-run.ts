@@ -1,10 +1,9 @@
 // Runs the dev stack under mocks in its own process with one smoke pair failing
 // (as net-smoke.sh exits 1 on a bad pair) and prints which resources reached the
-// engine. A separate process: the failed registration rejects every dependent's
-// promise, which a test runner would report as its own unhandled rejections.
-import * as pulumi from "@pulumi/pulumi";
-import { GraphRecorder, installMocks, registeredNames } from "./mocks";
-import { config, healthyStepOutput } from "./fixtures";
+// engine.
+import { installMocks, registeredNames } from "./mocks";
+import { healthyStepOutput } from "./fixtures";
+import { runDevStackThenReport } from "./dev-stack-run";
 
 const failingPair = process.argv[2];
 const errors: string[] = [];
@@ -15,15 +14,4 @@ installMocks((args) => {
     return healthyStepOutput(args.name);
 });
 
-void (async () => {
-    const { Platform } = await import("../../components/platform");
-    new Platform(
-        "f",
-        { config: config(), sshPrivateKey: pulumi.secret("KEY"), smokeRunId: "run-1" },
-        { transformations: [new GraphRecorder().transform] },
-    );
-    setTimeout(() => {
-        process.stdout.write(JSON.stringify({ registered: [...registeredNames()], errors: [...new Set(errors)] }));
-        process.exit(0);
-    }, 1500);
-})();
+runDevStackThenReport(1500, () => ({ registered: [...registeredNames()], errors: [...new Set(errors)] }));
