@@ -1,25 +1,12 @@
 import { describe, it, before } from "node:test";
 import { K3S_INSTALL_SCRIPT_SHA256, K3S_INSTALL_SCRIPT_URL } from "../../components/k3s/install-script-pin";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { GraphRecorder, installMocks, value, valueAndSecret } from "../helpers/mocks";
-import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
+import { config, healthyStepOutput, hostKeyOf } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 
-const KUBECONFIG = readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
-
-before(() =>
-    installMocks((args) => {
-        const m = /-preflight-(.*)-check$/.exec(args.name);
-        if (m) return preflightJson(m[1], 1500);
-        if (args.name.endsWith("-kubeconfig")) return KUBECONFIG;
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
-        return undefined;
-    }),
-);
+before(() => installMocks((args) => healthyStepOutput(args.name)));
 
 const node = (name: string, role: string, i: number) => ({
     name,

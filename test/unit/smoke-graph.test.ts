@@ -1,11 +1,10 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
 import { spawnSync } from "node:child_process";
-import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
+import { config, healthyStepOutput, hostKeyOf } from "../helpers/fixtures";
 
 const pairLine = (from: string, to: string, gbps: number) =>
     JSON.stringify({
@@ -22,14 +21,8 @@ const pairLine = (from: string, to: string, gbps: number) =>
 
 before(() =>
     installMocks((args) => {
-        const m = /-preflight-(.*)-check$/.exec(args.name);
-        if (m) return preflightJson(m[1], 1500);
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
-        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
         const c = /-smoke-pair-(.*)-(osl-\d)$/.exec(args.name);
-        if (c) return pairLine(c[1], c[2], 9.4);
-        return undefined;
+        return c ? pairLine(c[1], c[2], 9.4) : healthyStepOutput(args.name);
     }),
 );
 
