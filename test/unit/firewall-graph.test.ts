@@ -3,22 +3,13 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { GraphRecorder, installMocks, value } from "../helpers/mocks";
-import { config, firewallConfirmJson, hostKeyOf, preflightJson } from "../helpers/fixtures";
+import { config, healthyStepOutput, hostKeyOf } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 import { rulesHash } from "../../components/host/firewall";
 
 before(() =>
-    installMocks((args) => {
-        const m = /-preflight-(.*)-check$/.exec(args.name);
-        if (m) return preflightJson(m[1]);
-        if (args.name.endsWith("-kubeconfig")) return readFileSync(path.join(__dirname, "..", "fixtures", "k3s.yaml"), "utf8");
-        if (args.name.endsWith("-sysctl")) return JSON.stringify({ changed: false, values: {} });
-        if (args.name.endsWith("-confirm")) return firewallConfirmJson();
-        return undefined;
-    }),
+    installMocks((args) => healthyStepOutput(args.name)),
 );
 
 async function build(name: string, cfg: PlatformConfig) {
