@@ -62,7 +62,8 @@ die() {
   err "$*"
   exit 1
 }
-fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+# shellcheck source=scripts/toolchain/go-build.sh
+source "$HERE/go-build.sh"
 free_space() { # path (need not exist yet) -> free space of its file system
   local d=${1:-/}
   while [ ! -e "$d" ]; do d=$(dirname "$d"); done
@@ -330,8 +331,17 @@ left_after() { # name
   [ -z "$rest" ] || printf '; then %s' "$rest"
 }
 
+# Every 30 s of a build: packages done, time left, what comes after, go's last line.
+build_report() { # name elapsed-seconds
+  local n dl last
+  n=$(grep -Ecv '^(go: downloading|#)' "$LOGS/$1.build.log" || true)
+  dl=$(grep -c '^go: downloading' "$LOGS/$1.build.log" || true)
+  last=$(tail -n 1 "$LOGS/$1.build.log" | cut -c1-60)
+  log "$BIN_NAME: building, $(progress "$n" "$2" "$dl")$(left_after "$1") (last: ${last:-none})"
+}
+
 build() { # name
-  local dir out moddir a start pid n dl last rc elapsed
+  local dir out moddir a start rc elapsed
   log "$BIN_NAME: building $MODULE@$MODULE_VERSION from the Go module proxy"
   if ! moddir=$(mod_download "$MODULE@$MODULE_VERSION" 2>"$LOGS/$1.fetch.log"); then
     err "$BIN_NAME: the Go module proxy could not fetch $MODULE@$MODULE_VERSION: $(head -c 400 "$LOGS/$1.fetch.log")"
@@ -359,22 +369,8 @@ build() { # name
   out=$BIN/.$BIN_NAME.tmp
   start=$(date +%s)
   log "$BIN_NAME: go build -p 2 -trimpath $PKG (log: $LOGS/$1.build.log)"
-  (cd "$dir" && exec "$GO" build -p 2 -trimpath -v -ldflags "$LDFLAGS" -o "$out" "$PKG") \
-    >"$LOGS/$1.build.log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 30); do
-      sleep 1
-      kill -0 "$pid" 2>/dev/null || break
-    done
-    kill -0 "$pid" 2>/dev/null || break
-    n=$(grep -Ecv '^(go: downloading|#)' "$LOGS/$1.build.log" || true)
-    dl=$(grep -c '^go: downloading' "$LOGS/$1.build.log" || true)
-    last=$(tail -n 1 "$LOGS/$1.build.log" | cut -c1-60)
-    log "$BIN_NAME: building, $(progress "$n" $(($(date +%s) - start)) "$dl")$(left_after "$1") (last: ${last:-none})"
-  done
   rc=0
-  wait "$pid" || rc=$?
+  go_build_watched "$dir" "$LOGS/$1.build.log" "$out" "$LDFLAGS" "$PKG" build_report "$1" || rc=$?
   elapsed=$(($(date +%s) - start))
   if [ "$rc" != 0 ]; then
     rm -f "$out"

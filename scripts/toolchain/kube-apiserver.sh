@@ -37,7 +37,8 @@ die() {
   printf '[kube-apiserver] ERROR: %s\n' "$*" >&2
   exit 1
 }
-fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+# shellcheck source=scripts/toolchain/go-build.sh
+source "$HERE/go-build.sh"
 
 # The staging modules that k8s.io/kubernetes replaces with ./staging/src/...
 # The sample-* ones are left out: kube-apiserver does not import them and the
@@ -137,27 +138,19 @@ total=$( (cd "$dir" && "$GO" list -deps "$PKG" 2>/dev/null) | grep -c . || true)
 [ "${total:-0}" -gt 0 ] || total=""
 log "building $PKG $KVER (${total:-?} packages; cold: ~15 CPU-minutes, 8-10 min on 2 idle cores, 1.8 GB of Go build cache; log: $LOG)"
 
-out=$BIN/.kube-apiserver.tmp
-start=$(date +%s)
-(cd "$dir" && exec "$GO" build -p 2 -trimpath -v -ldflags "$(ldflags "${commit:-unknown}" "${bdate:-1970-01-01T00:00:00Z}")" -o "$out" "$PKG") >"$LOG" 2>&1 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null; do
-  for _ in $(seq 30); do
-    sleep 1
-    kill -0 "$pid" 2>/dev/null || break
-  done
-  kill -0 "$pid" 2>/dev/null || break
+report() { # elapsed-seconds
+  local el=$1 n eta=""
   n=$(grep -Ecv '^(go: downloading|#)' "$LOG" || true)
-  el=$(($(date +%s) - start))
-  eta=""
   if [ -n "$total" ] && [ "$n" -gt 20 ] && [ "$n" -lt "$total" ]; then
     # Packages not rebuilt (cached) are not printed: the ETA is pessimistic.
     eta=", about $(fmt_secs $((el * (total - n) / n))) left"
   fi
   log "still building: $(fmt_secs "$el") elapsed, $n of ${total:-?} packages compiled$eta"
-done
+}
+out=$BIN/.kube-apiserver.tmp
+start=$(date +%s)
 rc=0
-wait "$pid" || rc=$?
+go_build_watched "$dir" "$LOG" "$out" "$(ldflags "${commit:-unknown}" "${bdate:-1970-01-01T00:00:00Z}")" "$PKG" report || rc=$?
 el=$(($(date +%s) - start))
 if [ "$rc" != 0 ]; then
   rm -f "$out"
