@@ -9,33 +9,14 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { GraphRecorder, value } from "../helpers/mocks";
+import { GraphRecorder, installMocks, value } from "../helpers/mocks";
 import { config, rawConfig } from "../helpers/fixtures";
 import { ConfigError, imageProblem, parsePlatformConfig } from "../../components/config";
 import { lowPortSysctls, podSecurityContext, securityOverrideProblems, serviceRunAs } from "../../components/services/security";
 import type { NodeHandle } from "../../components/nodes/source";
 
-before(() =>
-    pulumi.runtime.setMocks(
-        {
-            newResource: (args) => ({
-                id: `${args.name}-id`,
-                state: {
-                    ...(args.inputs as Record<string, unknown>),
-                    ...(args.type === "random:index/randomPassword:RandomPassword" ? { result: "0123456789abcdef0123456789abcdef" } : {}),
-                    ...(args.type === "kubernetes:core/v1:Service"
-                        ? { spec: { ...((args.inputs as { spec?: object }).spec ?? {}), clusterIP: "10.43.0.10" } }
-                        : {}),
-                    ...(args.type.startsWith("command:") ? { stdout: "", stderr: "" } : {}),
-                },
-            }),
-            call: (args) => args.inputs as Record<string, unknown>,
-        },
-        "nordstack",
-        "test",
-        false,
-    ),
-);
+// Remote commands print nothing here: only the Kubernetes objects are looked at.
+before(() => installMocks(() => undefined));
 
 interface SecurityContext {
     runAsNonRoot?: boolean;

@@ -7,31 +7,13 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { GraphRecorder, value } from "../helpers/mocks";
+import { GraphRecorder, installMocks, value } from "../helpers/mocks";
 import { config } from "../helpers/fixtures";
 import type { NetworkPolicyObject } from "../../components/services/network-policies";
 import { Cluster, Endpoint, evaluate, inCidr, PodEndpoint, Protocol, selectorMatches } from "../helpers/netpol-eval";
 
-before(() =>
-    pulumi.runtime.setMocks(
-        {
-            newResource: (args) => ({
-                id: `${args.name}-id`,
-                state: {
-                    ...(args.inputs as Record<string, unknown>),
-                    ...(args.type === "random:index/randomPassword:RandomPassword" ? { result: "0123456789abcdef0123456789abcdef" } : {}),
-                    ...(args.type === "kubernetes:core/v1:Service"
-                        ? { spec: { ...((args.inputs as { spec?: object }).spec ?? {}), clusterIP: "10.43.0.10" } }
-                        : {}),
-                },
-            }),
-            call: (args) => args.inputs as Record<string, unknown>,
-        },
-        "nordstack",
-        "test",
-        false,
-    ),
-);
+// Remote commands print nothing here: only the Kubernetes objects are looked at.
+before(() => installMocks(() => undefined));
 
 const SERVICES = config({
     services: [
