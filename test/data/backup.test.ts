@@ -48,6 +48,7 @@ import { renderRedisAuthConf, renderRedisConf } from "../../components/data/redi
 import { freePort, sleep } from "../gateway/harness";
 import { redis, Reply } from "./resp";
 import { listObjects, makeCa, RunningS3, startS3, TestCa } from "./s3-server";
+import { initdbArgs } from "../helpers/initdb";
 
 const BUCKET = "nordstack-backups";
 const PREFIX = "nordstack";
@@ -215,21 +216,7 @@ describe("PostgreSQL: WAL archive + base backup with pgBackRest, point-in-time r
         const pwfile = path.join(pgDir, "pwfile");
         writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
         chownSync(pwfile, uid, gid);
-        ok(
-            asPostgres(path.join(bin(), "initdb"), [
-                "-D",
-                path.join(pgDir, "data"),
-                "-U",
-                USER,
-                `--pwfile=${pwfile}`,
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-instructions",
-            ]),
-            "initdb",
-        );
+        ok(asPostgres(path.join(bin(), "initdb"), initdbArgs(path.join(pgDir, "data"), USER, pwfile)), "initdb");
         rmSync(pwfile);
         const hbaFile = path.join(pgDir, "pg_hba.conf");
         writeFileSync(hbaFile, renderPgHba(USER, USER));

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { pgIdentifier, pgQuote, renderPgHba, renderPostgresConf } from "../../components/data/postgres-conf";
 import { freePort } from "../gateway/harness";
 import { configFile, podCommand, PodUser, writableDirs } from "../helpers/pod-like";
+import { initdbArgs } from "../helpers/initdb";
 
 /** Newest PostgreSQL from Debian's postgresql-NN packages. */
 function pgBin(): string {
@@ -98,18 +99,7 @@ describe("PostgreSQL started on the rendered configuration", () => {
         writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
         chownSync(pwfile, uid, gid);
         // What the official image's entrypoint does with POSTGRES_USER/POSTGRES_PASSWORD: the service's user, its password.
-        const init = asPod("initdb", [
-            "-D",
-            pgdata(),
-            "-U",
-            USER,
-            `--pwfile=${pwfile}`,
-            "--auth=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--no-instructions",
-        ]);
+        const init = asPod("initdb", initdbArgs(pgdata(), USER, pwfile));
         assert.equal(init.status, 0, init.stderr);
         rmSync(pwfile);
     });
