@@ -15,7 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { inspect } from "node:util";
 
 /** Pins `e.message` to its text (the SDK's prefixes are dropped) and makes inspecting it cheap. */
-export function stable<E extends Error>(e: E): E {
+function stable<E extends Error>(e: E): E {
     const message = e.message;
     Object.defineProperty(e, "message", {
         get: () => message,

@@ -7,6 +7,7 @@ import { LINKERD_DEFAULTS } from "../../components/mesh/linkerd";
 import { LINKERD_IMAGES } from "../../components/mesh/linkerd-values";
 import { CONSUL_DEFAULTS } from "../../components/discovery/consul";
 import { consulImages } from "../../components/discovery/consul-values";
+import { splitImage } from "../../components/images";
 
 /** One image reference the stack renders, and where the chart's values.yaml keeps the same image. */
 export interface ImagePin {
@@ -138,10 +139,9 @@ export function archiveUrl(entry: IndexEntry, indexUrl: string): string | undefi
 
 /** `docker.io/hashicorp/consul:2.0.3` and `hashicorp/consul:2.0.3` are the same image. */
 export function normalizeImage(ref: string): string {
-    let r = ref.trim();
-    r = r.replace(/^(index\.docker\.io|registry-1\.docker\.io|docker\.io)\//, "");
-    if (!r.split("/")[0].includes(".") && !r.includes("/")) r = `library/${r}`;
-    return r.replace(/^library\//, "");
+    const { registry, name } = splitImage(ref.trim());
+    const short = name.replace(/^library\//, "");
+    return registry === "docker.io" ? short : `${registry}/${short}`;
 }
 
 /** The repository part of a reference, without tag or digest. */
