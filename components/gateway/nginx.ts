@@ -6,6 +6,7 @@ import { LINKERD_INJECT, podLabels } from "../services/labels";
 import { containerSecurityContext, NGINX_RUN_AS, podSecurityContext, writableDirs } from "../services/security";
 import { GatewayRoute, NGINX_CONF_DEFAULTS, nginxConfProblems, renderNginxConf } from "./nginx-conf";
 import { resourceError } from "../errors";
+import { parseCpuMillis } from "../quantity";
 
 /** Pinned stable nginx. The rendered conf is tested with Debian's 1.22.1 and uses nothing newer. */
 export const NGINX_IMAGE = "docker.io/library/nginx:1.28.0-alpine";
@@ -77,10 +78,9 @@ const CONF_DIR = "/etc/nginx/nordstack";
  */
 export function workersForCpuLimit(limit: string | undefined): number | undefined {
     if (limit === undefined) return 0;
-    const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(limit);
-    if (!m) return undefined;
-    const cores = Number(m[1]) / (m[2] === "m" ? 1000 : 1);
-    return cores > 0 ? Math.max(1, Math.floor(cores)) : undefined;
+    const millis = parseCpuMillis(limit);
+    if (millis === undefined || millis <= 0) return undefined;
+    return Math.max(1, Math.floor(millis / 1000));
 }
 const TLS_DIR = "/etc/nginx/tls";
 

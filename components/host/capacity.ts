@@ -11,6 +11,7 @@ import { REDIS_RESOURCES } from "../data/redis";
 import { PGBACKREST_RESOURCES } from "../data/backup-postgres";
 import { REDIS_BACKUP_RESOURCES } from "../data/backup-redis";
 import { runError } from "../errors";
+import { parseCpuMillis } from "../quantity";
 
 /** CPU in millicores, memory in MiB (fractions kept until a share is rounded up). */
 export interface Requests {
@@ -63,9 +64,9 @@ export interface LayerRequests {
 /** Millicores of a Kubernetes CPU quantity (`100m`, `1`, `1.5`); empty is 0. Throws on anything else. */
 export function cpuMillis(q: string): number {
     if (q === "") return 0;
-    const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q);
-    if (!m) throw runError(`${JSON.stringify(q)} is not a CPU quantity like 250m or 2`);
-    return m[2] === "m" ? Number(m[1]) : Number(m[1]) * 1000;
+    const millis = parseCpuMillis(q);
+    if (millis === undefined) throw runError(`${JSON.stringify(q)} is not a CPU quantity like 250m or 2`);
+    return millis;
 }
 
 const MEMORY_UNITS: Record<string, number> = {
