@@ -8,9 +8,7 @@ import { config, healthyStepOutput, hostKeyOf } from "../helpers/fixtures";
 import type { PlatformConfig } from "../../components/config";
 import { rulesHash } from "../../components/host/firewall";
 
-before(() =>
-    installMocks((args) => healthyStepOutput(args.name)),
-);
+before(() => installMocks((args) => healthyStepOutput(args.name)));
 
 async function build(name: string, cfg: PlatformConfig) {
     const { Platform } = await import("../../components/platform");
