@@ -154,6 +154,10 @@ export interface GatewayConfig {
     microCacheSeconds: number;
     /** Per client address; 0 = off. */
     rateLimitPerSecond: number;
+    /** Generate an X-Request-ID for requests without one. */
+    requestIds: boolean;
+    /** proxy_buffering on (always on with the micro-cache). */
+    responseBuffering: boolean;
 }
 
 export type SmokeMode = "always" | "onChange" | "never";
@@ -282,6 +286,8 @@ export const DEFAULTS = {
     gatewayReplicas: keyDefault<number>("gatewayReplicas"),
     gatewayKeepalive: keyDefault<number>("gatewayKeepalive"),
     gatewayExpectedConcurrency: keyDefault<number>("gatewayExpectedConcurrency"),
+    gatewayRequestIds: keyDefault<boolean>("gatewayRequestIds"),
+    gatewayResponseBuffering: keyDefault<boolean>("gatewayResponseBuffering"),
     firewallEnabled: keyDefault<boolean>("firewallEnabled"),
     firewallConfirmSeconds: keyDefault<number>("firewallConfirmSeconds"),
 };
@@ -783,6 +789,8 @@ function parseGateway(r: Obj, hasServices: boolean, nodeCount: number, p: Proble
         }),
         microCacheSeconds: int("gatewayMicroCacheSeconds", 3600, 0, "use seconds to cache identical GETs (0 = off)"),
         rateLimitPerSecond: int("gatewayRateLimitPerSecond", 1000000, 0, "use requests per second per client (0 = off)"),
+        requestIds: readBool(r, "gatewayRequestIds", "", p, DEFAULTS.gatewayRequestIds),
+        responseBuffering: readBool(r, "gatewayResponseBuffering", "", p, DEFAULTS.gatewayResponseBuffering),
     };
 }
 

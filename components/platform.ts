@@ -321,6 +321,8 @@ export class Platform extends pulumi.ComponentResource {
                             expectedConcurrency: cfg.gateway.expectedConcurrency,
                             microCacheSeconds: cfg.gateway.microCacheSeconds,
                             rateLimitPerSecond: cfg.gateway.rateLimitPerSecond,
+                            requestIds: cfg.gateway.requestIds,
+                            responseBuffering: cfg.gateway.responseBuffering,
                             nofile: cfg.tuning.nofile,
                             ...(args.gatewayTlsCertificate && args.gatewayTlsPrivateKey
                                 ? { tlsCertificate: args.gatewayTlsCertificate, tlsPrivateKey: args.gatewayTlsPrivateKey }

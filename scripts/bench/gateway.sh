@@ -20,6 +20,9 @@
 # opened (stub_status deltas), gateway CPU time (utime+stime of the master and
 # its workers from /proc), errors (non-2xx + socket errors). At the end each
 # gateway's peak RSS (VmHWM summed over its processes). The table is Markdown.
+# Last, failover: each gateway under wrk at 64 connections for 3 s while
+# upstream b is SIGKILLed (master and workers, like a crashed pod) 1 s in;
+# the client errors are counted, then b is started again.
 #
 # Environment:
 #   BENCH_ROUNDS       rounds (default 6)
@@ -77,9 +80,15 @@ verify() {
     nv=$(wc -w <<<"$VARIANTS")
     nc=$(wc -w <<<"$CONNECTIONS")
     # A run costs its warm-up, its measured seconds and ~0.4 s of wrk start-up and /proc reads.
-    estimate=$((ROUNDS * nv * nc * (DURATION + WARMUP) + ROUNDS * nv * nc * 4 / 10 + 5))
+    # Failover: 3 s and a restart of upstream b per gateway.
+    estimate=$((ROUNDS * nv * nc * (DURATION + WARMUP) + ROUNDS * nv * nc * 4 / 10 + nv * 4 + 5))
     [ "$estimate" -le 300 ] || fatal "about ${estimate}s planned ($ROUNDS rounds x $nv variants x $nc concurrencies); the bench stays under 300 s"
     ESTIMATE=$estimate
+    # A second bench (or anything else) on these ports would share them through reuseport and spoil both.
+    local port
+    for port in $PORT_A $PORT_A_STATUS $PORT_B $PORT_B_STATUS $PORT_PROJECT $PORT_STOCK $PORT_HAPROXY $PORT_CANDIDATE; do
+        [ -z "$(ss -Htln "sport = :$port")" ] || fatal "127.0.0.1:$port is in use (another bench still running?): $(ss -Htlnp "sport = :$port" | head -n 1)"
+    done
 }
 
 DIR=""
@@ -306,6 +315,28 @@ measure() { # measure VARIANT CONNS ROUND
     info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad"
 }
 
+upstream_b() {
+    start b "$PORT_B" "$(render_upstream b "$PORT_B" "$PORT_B_STATUS" "$DIR/b")" nginx -p "$DIR/b" -c "$DIR/b/conf"
+}
+
+# failover VARIANT: 3 s of wrk at c64; 1 s in, upstream b dies (SIGKILL to master and workers).
+failover() {
+    local port wrk_pid req rps p50 p99 bad
+    port=$(port_of "$1")
+    wrk_run "$port" 64 3 >"$DIR/failover-run" &
+    wrk_pid=$!
+    sleep 1
+    # shellcheck disable=SC2046 # one pid per word
+    kill -KILL $(gateway_pids b)
+    wait "$wrk_pid"
+    local master=PID_b
+    wait "${!master}" 2>/dev/null || true
+    read -r req rps p50 p99 bad <"$DIR/failover-run"
+    echo "$1 $req $bad $p99" >>"$DIR/failover"
+    info "failover $1: $bad client errors in $req requests ($rps req/s, p99 $p99 ms) with upstream b SIGKILLed 1 s in"
+    upstream_b
+}
+
 summary() {
     local v
     : >"$DIR/rss"
@@ -319,6 +350,7 @@ summary() {
         }
         function commas(x,    s, r) { s = sprintf("%.0f", x); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } return s r }
         FILENAME ~ /rss$/ { rss[$1] = $2; next }
+        FILENAME ~ /failover$/ { fo = fo sprintf("%s%s %d errors in %s requests", fo == "" ? "" : "; ", $1, $3, commas($2)); next }
         {
             k = $3 SUBSEP $2; n[k]++
             rps[k, n[k]] = $5; p50[k, n[k]] = $6; p99[k, n[k]] = $7
@@ -342,6 +374,7 @@ summary() {
                 printf "| %s | %d | %s | %s–%s | %.2f | %.2f | %s | %s | %s | %d |\n", v, c, commas(med[k]), commas(lo[k]), commas(hi[k]), mp50, mp99[k], per, cs100k, mem, bad[k]
             }
             print ""
+            if (fo != "") print "failover (upstream b SIGKILLed 1 s into 3 s at c64): " fo
             for (j = 1; j <= nc; j++) {
                 c = cs[j]
                 if (!(("project" SUBSEP c) in n) || !(("haproxy" SUBSEP c) in n)) continue
@@ -372,7 +405,7 @@ summary() {
                 if (!(("project" SUBSEP c) in n) || !(("haproxy" SUBSEP c) in n)) continue
                 printf "project/haproxy c%d: req/s %.2f p99 %.2f\n", c, med["project", c] / med["haproxy", c], mp99["project", c] / mp99["haproxy", c]
             }
-        }' "$DIR/rss" "$DIR/results"
+        }' "$DIR/rss" "$DIR/failover" "$DIR/results"
 }
 
 main() {
@@ -383,7 +416,7 @@ main() {
     local started=$SECONDS
     info "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; $(nginx -v 2>&1 | sed 's/.*: //'), HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }'), wrk -t$THREADS -d${DURATION}s at c${CONNECTIONS// /,c}, $ROUNDS rounds (~${ESTIMATE}s)"
     start a "$PORT_A" "$(render_upstream a "$PORT_A" "$PORT_A_STATUS" "$DIR/a")" nginx -p "$DIR/a" -c "$DIR/a/conf"
-    start b "$PORT_B" "$(render_upstream b "$PORT_B" "$PORT_B_STATUS" "$DIR/b")" nginx -p "$DIR/b" -c "$DIR/b/conf"
+    upstream_b
     local v
     for v in $VARIANTS; do
         case $v in
@@ -414,6 +447,10 @@ main() {
         for c in $CONNECTIONS; do
             for v in $order; do measure "$v" "$c" "$round"; done
         done
+    done
+    : >"$DIR/failover"
+    for v in $VARIANTS; do
+        if [ "$v" != direct ]; then failover "$v"; fi
     done
     info "load average after: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - started)) s in all"
     summary

@@ -4,7 +4,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { once } from "node:events";
 import * as http from "node:http";
+import * as net from "node:net";
 import * as https from "node:https";
 import * as path from "node:path";
 import { GatewayRoute, keepalivePool, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
@@ -22,6 +24,10 @@ import {
     startUpstream,
     Upstream,
 } from "./harness";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** The size of upstream.ts's /big/ answers. */
+const BIG_BYTES = 32 * 1024 * 1024;
 
 const INVENTORY: GatewayRoute = { name: "inventory", port: 8080, gatewayPath: "/api/inventory" };
 // A stand-in for the tuned limit that this machine's hard limit allows, below it so the test can tell it was applied.
@@ -243,8 +249,61 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
         assert.equal(r.seen?.["x-forwarded-for"], "203.0.113.9, 127.0.0.2");
         assert.equal(r.seen?.["x-forwarded-proto"], "http");
         assert.equal(r.seen?.host, HOST);
-        assert.match(r.seen?.["x-request-id"] ?? "", /^[0-9a-f]{32}$/);
+        assert.equal(r.seen?.["x-request-id"], undefined, "requestIds off (the default): the gateway adds no X-Request-ID");
         assert.equal(r.seen?.connection, undefined, "keepalive: nginx sends no `Connection: close` upstream");
+    });
+
+    it("(c2) X-Request-ID: a client's passes unchanged; with requestIds a request without one gets a fresh one, logged", async () => {
+        const plain = await gateway("reqid-off");
+        const passed = await request({ port: plain.port, path: "/api/inventory/x", headers: { "x-request-id": "client-abc-1" } });
+        assert.equal(passed.seen?.["x-request-id"], "client-abc-1", "requestIds off: the client's id passes unchanged");
+
+        const log = (dir: string) => path.join(dir, "access.log");
+        let dir = "";
+        const ids = await gateway("reqid-on", { requestIds: true }, undefined, (conf) => {
+            dir = /^pid (\S+)\/nginx\.pid;$/m.exec(conf)?.[1] ?? "";
+            return conf.replace(/^(\s*)access_log off;$/m, `$1access_log ${log(dir)} gateway;`);
+        });
+        assert.notEqual(dir, "", "found the gateway's prefix in its conf");
+        const fresh = await Promise.all([1, 2, 3].map(() => request({ port: ids.port, path: "/api/inventory/x" })));
+        const generated = fresh.map((r) => r.seen?.["x-request-id"] ?? "");
+        for (const id of generated) assert.match(id, /^[0-9a-f]{32}$/, "nginx's $request_id: 32 hex digits");
+        assert.equal(new Set(generated).size, 3, `three requests, three ids: ${generated.join(" ")}`);
+        const kept = await request({ port: ids.port, path: "/api/inventory/x", headers: { "x-request-id": "client-abc-2" } });
+        assert.equal(kept.seen?.["x-request-id"], "client-abc-2", "a client's id is kept, not replaced");
+        const logged = readFileSync(log(dir), "utf8");
+        for (const id of [...generated, "client-abc-2"]) assert.match(logged, new RegExp(` id=${id}$`, "m"), `${id} in the access log`);
+    });
+
+    it("(c3) responses stream: a client that does not read holds the service back; X-Accel-Buffering: yes or responseBuffering lets the gateway take it all", async (t) => {
+        const g = await gateway("stream", {}, [a.address]);
+        /** Asks for `url` on a raw socket, reads nothing for 1.5 s, then reads it all; says whether the service had finished by then. */
+        const slowClient = async (url: string, port = g.port) => {
+            const socket = net.connect(port, "127.0.0.1");
+            await once(socket, "connect");
+            socket.pause();
+            socket.write(`GET ${url} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+            await sleep(1500);
+            const finishedBeforeRead = ((await a.stats()).finished[url] ?? 0) > 0;
+            let bytes = 0;
+            socket.on("data", (chunk: Buffer) => (bytes += chunk.length));
+            socket.resume();
+            await once(socket, "end");
+            return { finishedBeforeRead, bytes };
+        };
+        const streamed = await slowClient("/api/inventory/big/a");
+        const buffered = await slowClient("/api/inventory/big/b?buffer=yes");
+        const bufferingOn = await gateway("stream-buffered", { responseBuffering: true }, [a.address]);
+        const configured = await slowClient("/api/inventory/big/c", bufferingOn.port);
+        t.diagnostic(
+            `service finished before the client read: streamed ${streamed.finishedBeforeRead}, X-Accel-Buffering ${buffered.finishedBeforeRead}, responseBuffering ${configured.finishedBeforeRead}`,
+        );
+        for (const r of [streamed, buffered, configured])
+            assert.ok(r.bytes > BIG_BYTES, `the whole 32 MiB answer arrived (${r.bytes} bytes)`);
+        assert.equal(streamed.finishedBeforeRead, false, "proxy_buffering off: the service waits for the client (backpressure)");
+        assert.equal(buffered.finishedBeforeRead, true, "X-Accel-Buffering: yes: the gateway took the answer and freed the service");
+        assert.equal(configured.finishedBeforeRead, true, "responseBuffering: true buffers every answer");
+        assert.ok(((await a.stats()).finished["/api/inventory/big/a"] ?? 0) > 0, "and the streamed answer finished once read");
     });
 
     it("(d) micro-cache: 100 concurrent identical requests reach the upstream once; Authorization bypasses it", async (t) => {

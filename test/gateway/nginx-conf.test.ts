@@ -166,6 +166,40 @@ describe("renderNginxConf", () => {
         assert.match(conf, /listen 443 ssl http2 default_server reuseport;\n\s+ssl_reject_handshake on;/);
     });
 
+    it("generates no X-Request-ID unless requestIds is on; then only for requests without one, and logs it", () => {
+        const off = renderNginxConf(BASE);
+        assert.doesNotMatch(off, /\$request_id|X-Request-ID \$|gateway_request_id/, "off by default: no RAND_bytes per request");
+        const on = renderNginxConf({ ...BASE, requestIds: true });
+        assert.match(on, /map \$http_x_request_id \$gateway_request_id \{\n\s+default \$http_x_request_id;\n\s+"" \$request_id;\n\s+\}/);
+        assert.match(on, /^ {8}proxy_set_header X-Request-ID \$gateway_request_id;$/m);
+        assert.match(on, /cache=\$upstream_cache_status id=\$gateway_request_id';$/m, "in the access log format");
+        const offLines = new Set(off.split("\n"));
+        const added = on.split("\n").filter((l) => !offLines.has(l));
+        const removed = off.split("\n").filter((l) => !on.includes(l));
+        assert.deepEqual(
+            added.map((l) => l.trim().replace(/^#.*/, "#")),
+            [
+                "'upstream=$upstream_addr status=$upstream_status time=$upstream_response_time cache=$upstream_cache_status id=$gateway_request_id';",
+                "#",
+                "map $http_x_request_id $gateway_request_id {",
+                "default $http_x_request_id;",
+                '"" $request_id;',
+                "proxy_set_header X-Request-ID $gateway_request_id;",
+            ],
+            "requestIds adds exactly the map, the header and the log field",
+        );
+        assert.equal(removed.length, 2, `the log line and the comment that says ids are off: ${removed.join(" | ")}`);
+        assert.deepEqual(nginxConfProblems({ ...BASE, requestIds: "yes" as unknown as boolean }), [
+            'requestIds must be true or false, got "yes"',
+        ]);
+    });
+
+    it("streams responses (proxy_buffering off) unless responseBuffering or the micro-cache asks for buffering", () => {
+        assert.match(renderNginxConf(BASE), /^ {8}proxy_buffering off;$/m);
+        assert.doesNotMatch(renderNginxConf({ ...BASE, responseBuffering: true }), /proxy_buffering/);
+        assert.doesNotMatch(renderNginxConf({ ...BASE, microCacheSeconds: 2 }), /proxy_buffering/, "the cache needs buffered answers");
+    });
+
     it("refuses bad input with every problem named", () => {
         assert.deepEqual(nginxConfProblems(BASE), []);
         const problems = nginxConfProblems({
@@ -253,6 +287,7 @@ describe("nginx -t (nginx 1.22 from Debian)", () => {
             listenHttps: "127.0.0.1:18443",
             microCacheSeconds: 1,
             rateLimitPerSecond: 100,
+            requestIds: true,
             tlsCertificatePath: cert,
             tlsKeyPath: key,
             upstreamServers: { inventory: ["127.0.0.1:1"], "pricing-v2": ["127.0.0.1:2", "127.0.0.1:3"] },
