@@ -300,19 +300,26 @@ port_of() {
 }
 
 measure() { # measure VARIANT CONNS ROUND
-    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu
+    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu split_pid
     port=$(port_of "$1")
     [ "$WARMUP" -eq 0 ] || wrk_run "$port" "$2" "$WARMUP" >/dev/null
     before=$(accepted)
     if [ "$1" != direct ]; then cpu0=$(cpu_ticks "$1"); fi
+    # Halfway through: how the kernel spread wrk's client connections over the gateway's processes.
+    (
+        sleep "$((DURATION / 2))"
+        ss -Htnp state established "( sport = :$port )" | grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{ print $1 }' | sort -rn | paste -sd / -
+    ) >"$DIR/split" &
+    split_pid=$!
     read -r req rps p50 p99 bad < <(wrk_run "$port" "$2" "$DURATION")
+    wait "$split_pid"
     if [ "$1" != direct ]; then cpu1=$(cpu_ticks "$1"); fi
     after=$(accepted)
     # For `direct` these are wrk's own connections; the table shows none for it.
     conns=$((after - before))
     cpu=$([ "$1" = direct ] && echo 0 || echo $((cpu1 - cpu0)))
     printf '%s %s %s %s %s %s %s %s %s %s\n' "$3" "$2" "$1" "$req" "$rps" "$p50" "$p99" "$conns" "$cpu" "$bad" >>"$DIR/results"
-    info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad"
+    info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad, clients per process $(cat "$DIR/split")"
 }
 
 upstream_b() {
@@ -330,7 +337,8 @@ failover() {
     kill -KILL $(gateway_pids b)
     wait "$wrk_pid"
     local master=PID_b
-    wait "${!master}" 2>/dev/null || true
+    # Reaped here, in a group whose stderr is dropped: bash's "Killed" job notice is expected noise.
+    { wait "${!master}"; } 2>/dev/null || true
     read -r req rps p50 p99 bad <"$DIR/failover-run"
     echo "$1 $req $bad $p99" >>"$DIR/failover"
     info "failover $1: $bad client errors in $req requests ($rps req/s, p99 $p99 ms) with upstream b SIGKILLed 1 s in"
