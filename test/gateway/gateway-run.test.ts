@@ -3,12 +3,13 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as https from "node:https";
+import * as net from "node:net";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { GatewayRoute, keepalivePool, NginxConfInput, renderNginxConf } from "../../components/gateway/nginx-conf";
 import {
     freePort,
@@ -24,7 +25,6 @@ import {
     startUpstream,
     Upstream,
 } from "./harness";
-import { setTimeout as sleep } from "node:timers/promises";
 
 /** The size of upstream.ts's /big/ answers. */
 const BIG_BYTES = 32 * 1024 * 1024;
@@ -39,9 +39,10 @@ const dirs: string[] = [];
 let a: Upstream;
 let b: Upstream;
 
+/** `extra` may depend on the gateway's own prefix directory (e.g. an access log inside it). */
 async function gateway(
     tag: string,
-    extra: Partial<NginxConfInput> = {},
+    extra: Partial<NginxConfInput> | ((dir: string) => Partial<NginxConfInput>) = {},
     servers?: string[],
     edit: (conf: string) => string = (c) => c,
 ): Promise<RunningNginx> {
@@ -56,7 +57,7 @@ async function gateway(
         workerConnections: Math.floor(NOFILE / 4),
         ...loopbackPaths(dir, port),
         upstreamServers: { inventory: servers ?? [a.address, b.address] },
-        ...extra,
+        ...(typeof extra === "function" ? extra(dir) : extra),
     });
     const conf = edit(rendered);
     const g = await startNginx(dir, conf, port);
@@ -258,20 +259,15 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
         const passed = await request({ port: plain.port, path: "/api/inventory/x", headers: { "x-request-id": "client-abc-1" } });
         assert.equal(passed.seen?.["x-request-id"], "client-abc-1", "requestIds off: the client's id passes unchanged");
 
-        const log = (dir: string) => path.join(dir, "access.log");
-        let dir = "";
-        const ids = await gateway("reqid-on", { requestIds: true }, undefined, (conf) => {
-            dir = /^pid (\S+)\/nginx\.pid;$/m.exec(conf)?.[1] ?? "";
-            return conf.replace(/^(\s*)access_log off;$/m, `$1access_log ${log(dir)} gateway;`);
-        });
-        assert.notEqual(dir, "", "found the gateway's prefix in its conf");
+        const log = (dir: string) => path.join(dir, "run", "access.log");
+        const ids = await gateway("reqid-on", (dir) => ({ requestIds: true, accessLog: log(dir) }));
         const fresh = await Promise.all([1, 2, 3].map(() => request({ port: ids.port, path: "/api/inventory/x" })));
         const generated = fresh.map((r) => r.seen?.["x-request-id"] ?? "");
         for (const id of generated) assert.match(id, /^[0-9a-f]{32}$/, "nginx's $request_id: 32 hex digits");
         assert.equal(new Set(generated).size, 3, `three requests, three ids: ${generated.join(" ")}`);
         const kept = await request({ port: ids.port, path: "/api/inventory/x", headers: { "x-request-id": "client-abc-2" } });
         assert.equal(kept.seen?.["x-request-id"], "client-abc-2", "a client's id is kept, not replaced");
-        const logged = readFileSync(log(dir), "utf8");
+        const logged = readFileSync(log(ids.dir), "utf8");
         for (const id of [...generated, "client-abc-2"]) assert.match(logged, new RegExp(` id=${id}$`, "m"), `${id} in the access log`);
     });
 
