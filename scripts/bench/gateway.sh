@@ -18,8 +18,10 @@
 #
 # Per run: requests, req/s, p50/p99 (wrk --latency), upstream connections
 # opened (stub_status deltas), gateway CPU time (utime+stime of the master and
-# its workers from /proc), errors (non-2xx + socket errors). At the end each
-# gateway's peak RSS (VmHWM summed over its processes). The table is Markdown.
+# its workers from /proc), errors (non-2xx + socket errors), and halfway through
+# the share of wrk's clients held by the busiest gateway process (how evenly the
+# kernel spread the connections). At the end each gateway's peak RSS (VmHWM
+# summed over its processes). The table is Markdown.
 # Last, failover: each gateway under wrk at 64 connections for 3 s while
 # upstream b is SIGKILLed (master and workers, like a crashed pod) 1 s in;
 # the client errors are counted, then b is started again.
@@ -306,7 +308,7 @@ port_of() {
 }
 
 measure() { # measure VARIANT CONNS ROUND
-    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu split_pid
+    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu split_pid busiest
     port=$(port_of "$1")
     [ "$WARMUP" -eq 0 ] || wrk_run "$port" "$2" "$WARMUP" >/dev/null
     before=$(accepted)
@@ -324,7 +326,9 @@ measure() { # measure VARIANT CONNS ROUND
     # For `direct` these are wrk's own connections; the table shows none for it.
     conns=$((after - before))
     cpu=$([ "$1" = direct ] && echo 0 || echo $((cpu1 - cpu0)))
-    printf '%s %s %s %s %s %s %s %s %s %s\n' "$3" "$2" "$1" "$req" "$rps" "$p50" "$p99" "$conns" "$cpu" "$bad" >>"$DIR/results"
+    # Share of wrk's clients on the busiest process: 0.50 is an even reuseport split over two workers.
+    busiest=$(awk -F/ 'NF > 1 { m = 0; s = 0; for (i = 1; i <= NF; i++) { s += $i; if ($i > m) m = $i } printf "%.2f", m / s; exit } { print "-" }' "$DIR/split")
+    printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$3" "$2" "$1" "$req" "$rps" "$p50" "$p99" "$conns" "$cpu" "$bad" "${busiest:--}" >>"$DIR/results"
     info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad, clients per process $(cat "$DIR/split")"
 }
 
@@ -369,13 +373,14 @@ summary() {
             rps[k, n[k]] = $5; p50[k, n[k]] = $6; p99[k, n[k]] = $7
             byRound[$3, $2, $1] = $5; p99Round[$3, $2, $1] = $7; rounds[$2, $1] = 1
             req[k] += $4; con[k] += $8; cpu[k] += $9; bad[k] += $10
+            if ($11 != "-") { nb[k]++; busy[k, nb[k]] = $11 }
             lo[k] = (n[k] == 1 || $5 < lo[k]) ? $5 : lo[k]; hi[k] = ($5 > hi[k]) ? $5 : hi[k]
         }
         END {
             nv = split(variants, vs, " "); nc = split(concs, cs, " ")
             print ""
-            print "| variant | conns | req/s median | req/s range | p50 ms | p99 ms | upstream conns / 1k req | CPU s / 100k req | peak RSS MiB | errors |"
-            print "|---|---|---|---|---|---|---|---|---|---|"
+            print "| variant | conns | req/s median | req/s range | p50 ms | p99 ms | upstream conns / 1k req | CPU s / 100k req | peak RSS MiB | busiest process | errors |"
+            print "|---|---|---|---|---|---|---|---|---|---|---|"
             for (i = 1; i <= nv; i++) for (j = 1; j <= nc; j++) {
                 v = vs[i]; c = cs[j]; k = v SUBSEP c; m = n[k]
                 if (m == 0) continue
@@ -384,7 +389,10 @@ summary() {
                 per = (v == "direct") ? "–" : sprintf("%.2f", con[k] * 1000 / req[k])
                 cs100k = (v == "direct") ? "–" : sprintf("%.2f", cpu[k] / ticks * 100000 / req[k])
                 mem = (v == "direct") ? "–" : sprintf("%.1f", rss[v] / 1024)
-                printf "| %s | %d | %s | %s–%s | %.2f | %.2f | %s | %s | %s | %d |\n", v, c, commas(med[k]), commas(lo[k]), commas(hi[k]), mp50, mp99[k], per, cs100k, mem, bad[k]
+                # Median share of the clients on the busiest process; – for one process (HAProxy, threads) and direct.
+                share = "–"
+                if (v != "direct" && nb[k] > 0) { for (r = 1; r <= nb[k]; r++) a4[r] = busy[k, r]; share = sprintf("%.2f", median(a4, nb[k])) }
+                printf "| %s | %d | %s | %s–%s | %.2f | %.2f | %s | %s | %s | %s | %d |\n", v, c, commas(med[k]), commas(lo[k]), commas(hi[k]), mp50, mp99[k], per, cs100k, mem, share, bad[k]
             }
             print ""
             if (fo != "") print "failover (upstream b SIGKILLed 1 s into 3 s at c64): " fo
