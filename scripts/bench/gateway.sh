@@ -308,7 +308,7 @@ port_of() {
 }
 
 measure() { # measure VARIANT CONNS ROUND
-    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu split_pid busiest
+    local port before after cpu0 cpu1 req rps p50 p99 bad conns cpu split_pid split
     port=$(port_of "$1")
     [ "$WARMUP" -eq 0 ] || wrk_run "$port" "$2" "$WARMUP" >/dev/null
     before=$(accepted)
@@ -326,10 +326,9 @@ measure() { # measure VARIANT CONNS ROUND
     # For `direct` these are wrk's own connections; the table shows none for it.
     conns=$((after - before))
     cpu=$([ "$1" = direct ] && echo 0 || echo $((cpu1 - cpu0)))
-    # Share of wrk's clients on the busiest process: 0.50 is an even reuseport split over two workers.
-    busiest=$(awk -F/ 'NF > 1 { m = 0; s = 0; for (i = 1; i <= NF; i++) { s += $i; if ($i > m) m = $i } printf "%.2f", m / s; exit } { print "-" }' "$DIR/split")
-    printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$3" "$2" "$1" "$req" "$rps" "$p50" "$p99" "$conns" "$cpu" "$bad" "${busiest:--}" >>"$DIR/results"
-    info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad, clients per process $(cat "$DIR/split")"
+    split=$(cat "$DIR/split")
+    printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$3" "$2" "$1" "$req" "$rps" "$p50" "$p99" "$conns" "$cpu" "$bad" "${split:--}" >>"$DIR/results"
+    info "round $3 c$2 $1: $rps req/s, p50 $p50 ms, p99 $p99 ms, $conns upstream connections for $req requests, cpu $cpu ticks, errors $bad, clients per process $split"
 }
 
 upstream_b() {
@@ -373,7 +372,9 @@ summary() {
             rps[k, n[k]] = $5; p50[k, n[k]] = $6; p99[k, n[k]] = $7
             byRound[$3, $2, $1] = $5; p99Round[$3, $2, $1] = $7; rounds[$2, $1] = 1
             req[k] += $4; con[k] += $8; cpu[k] += $9; bad[k] += $10
-            if ($11 != "-") { nb[k]++; busy[k, nb[k]] = $11 }
+            # Share of the wrk clients on the busiest process (the split is sorted, busiest first; 0.50: even over two).
+            np = split($11, per_proc, "/")
+            if (np > 1) { total = 0; for (i = 1; i <= np; i++) total += per_proc[i]; nb[k]++; busy[k, nb[k]] = per_proc[1] / total }
             lo[k] = (n[k] == 1 || $5 < lo[k]) ? $5 : lo[k]; hi[k] = ($5 > hi[k]) ? $5 : hi[k]
         }
         END {
