@@ -267,11 +267,44 @@ describe("gateway on loopback (real nginx, two upstream processes)", () => {
         assert.equal(new Set(generated).size, 3, `three requests, three ids: ${generated.join(" ")}`);
         const kept = await request({ port: ids.port, path: "/api/inventory/x", headers: { "x-request-id": "client-abc-2" } });
         assert.equal(kept.seen?.["x-request-id"], "client-abc-2", "a client's id is kept, not replaced");
+        await ids.stop(); // the access log is buffered: nginx writes what it holds when it stops
         const logged = readFileSync(log(ids.dir), "utf8");
         for (const id of [...generated, "client-abc-2"]) assert.match(logged, new RegExp(` id=${id}$`, "m"), `${id} in the access log`);
     });
 
-    it("(c3) responses stream: a client that does not read holds the service back; X-Accel-Buffering: yes or responseBuffering lets the gateway take it all", async (t) => {
+    it("(c3) the access log goes to stdout (the pod's log stream) buffered: whole lines, none per request, all within the flush second and on stop", async (t) => {
+        const g = await gateway("log-stdout", { accessLog: "/dev/stdout", workerProcesses: 2 });
+        const line =
+            /^127\.0\.0\.1 \[[^\]]+\] "GET \/api\/inventory\/log\/\d+ HTTP\/1\.1" 200 \d+ [\d.]+ upstream=127\.0\.0\.1:\d+ status=200 time=[\d.]+ cache=-$/;
+        const lines = () =>
+            g
+                .stdout()
+                .split("\n")
+                .filter((l) => l.includes("/api/inventory/log/"));
+        const started = Date.now();
+        for (const i of [1, 2, 3]) assert.equal((await request({ port: g.port, path: `/api/inventory/log/${i}` })).status, 200);
+        const early = lines().length;
+        const took = Date.now() - started;
+        if (took < 800) assert.equal(early, 0, `3 lines (< 4 KiB) ${took} ms after the first: still in nginx's buffer`);
+        else t.diagnostic(`the 3 requests took ${took} ms, too close to the 1 s flush to check they are still buffered`);
+        while (lines().length < 3 && Date.now() - started < 5000) await sleep(50);
+        t.diagnostic(`3 lines written ${Date.now() - started} ms after the first request (flush=1s)`);
+        assert.equal(lines().length, 3, "flush=1s: the buffered lines reach stdout within a second or so");
+
+        // Both workers write into the one pipe: 400 requests from 40 connections, then a stop.
+        await Promise.all(
+            Array.from({ length: 40 }, async (_, c) => {
+                for (let i = 0; i < 10; i++) await request({ port: g.port, path: `/api/inventory/log/${1000 + c * 10 + i}` });
+            }),
+        );
+        await g.stop();
+        const all = lines();
+        assert.equal(all.length, 403, "every request is logged, the last buffers written on stop");
+        for (const l of all) assert.match(l, line, "a whole line: the workers' 4 KiB writes never interleave");
+        assert.equal(new Set(all.map((l) => l.split(" ")[4])).size, 403, "no line written twice");
+    });
+
+    it("(c4) responses stream: a client that does not read holds the service back; X-Accel-Buffering: yes or responseBuffering lets the gateway take it all", async (t) => {
         const g = await gateway("stream", {}, [a.address]);
         /** Asks for `url` on a raw socket, reads nothing for 1.5 s, then reads it all; says whether the service had finished by then. */
         const slowClient = async (url: string, port = g.port) => {

@@ -4,7 +4,8 @@
 // in its pod (test/helpers/pod-like.ts): the image's nginx user 101:101, no
 // capabilities, read-only root and config, only its two emptyDirs writable.
 import { ChildProcess, fork, spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { chmodSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -84,6 +85,8 @@ export interface RunningNginx {
     dir: string;
     stop(): Promise<void>;
     errorLog(): string;
+    /** What nginx wrote to its stdout so far (the pod's log stream; the access log with `accessLog: "/dev/stdout"`). */
+    stdout(): string;
 }
 
 /**
@@ -98,11 +101,21 @@ export async function startNginx(dir: string, conf: string, port: number): Promi
         path.join(dir, "temp"),
         path.join(dir, "run"),
     ]);
+    // stdout is a FIFO, as the container runtime gives a pod (Node's own "pipe" is a socket, which nginx cannot open as /dev/stdout).
+    const fifo = path.join(dir, "run", "stdout.fifo");
+    const made = spawnSync("mkfifo", ["-m", "0666", fifo], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`mkfifo ${fifo}: ${made.stderr}`);
+    const reader = new net.Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
+    const writeEnd = openSync(fifo, constants.O_WRONLY);
+    let stdout = "";
+    reader.on("data", (d: Buffer) => (stdout += d.toString()));
+    const drained = once(reader, "end"); // every writer (master and workers) has closed it
     // Own process group: stopping it can never leave a worker behind. The exec chain keeps the pid: it is nginx's master.
-    const child = spawn(cmd, cmdArgs, { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(cmd, cmdArgs, { detached: true, stdio: ["ignore", writeEnd, "pipe"] });
+    closeSync(writeEnd);
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const exited = Promise.all([new Promise<void>((resolve) => child.once("exit", () => resolve())), drained]);
     const errorLog = () => {
         try {
             return readFileSync(path.join(dir, "run", "error.log"), "utf8") + stderr;
@@ -128,7 +141,7 @@ export async function startNginx(dir: string, conf: string, port: number): Promi
         }
         await sleep(50);
     }
-    return { pid: child.pid ?? 0, port, dir, stop, errorLog };
+    return { pid: child.pid ?? 0, port, dir, stop, errorLog, stdout: () => stdout };
 }
 
 export interface Upstream {

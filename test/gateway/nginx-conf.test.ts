@@ -147,6 +147,17 @@ describe("renderNginxConf", () => {
         );
     });
 
+    it("buffers the access log to a file or pipe (4 KiB = PIPE_BUF, flushed each second); syslog unbuffered; off is off", () => {
+        const logLine = (accessLog?: string) =>
+            renderNginxConf({ ...BASE, accessLog })
+                .match(/^ +access_log .*;$/m)?.[0]
+                .trim();
+        assert.equal(logLine(), "access_log /dev/stdout gateway buffer=4k flush=1s;");
+        assert.equal(logLine("/var/log/nginx/api.log"), "access_log /var/log/nginx/api.log gateway buffer=4k flush=1s;");
+        assert.equal(logLine("syslog:server=127.0.0.1:5514"), "access_log syslog:server=127.0.0.1:5514 gateway;");
+        assert.equal(logLine("off"), "access_log off;");
+    });
+
     it("renders micro-cache with proxy_cache_lock, per-client limit_req, and TLS when asked", () => {
         const conf = renderNginxConf({
             ...BASE,
@@ -249,6 +260,19 @@ describe("nginx -t (nginx 1.22 from Debian)", () => {
         assert.match(r.output, /test is successful/);
     });
 
+    it("passes with the access log to syslog (which nginx refuses to buffer)", () => {
+        const dir = makePrefix("conf-syslog");
+        dirs.push(dir);
+        const conf = renderNginxConf({
+            ...BASE,
+            ...loopbackPaths(dir, 18080),
+            accessLog: "syslog:server=127.0.0.1:5514",
+            upstreamServers: { inventory: ["127.0.0.1:1"], "pricing-v2": ["127.0.0.1:2"] },
+        });
+        const r = nginxTest(dir, conf);
+        assert.ok(r.ok, r.output);
+    });
+
     it("fails when a service name does not resolve: nginx resolves upstreams once at start (the gateway waits for its Services)", () => {
         const dir = makePrefix("conf-unresolved");
         dirs.push(dir);
@@ -288,6 +312,7 @@ describe("nginx -t (nginx 1.22 from Debian)", () => {
             microCacheSeconds: 1,
             rateLimitPerSecond: 100,
             requestIds: true,
+            accessLog: path.join(dir, "access.log"),
             tlsCertificatePath: cert,
             tlsKeyPath: key,
             upstreamServers: { inventory: ["127.0.0.1:1"], "pricing-v2": ["127.0.0.1:2", "127.0.0.1:3"] },
