@@ -375,9 +375,10 @@ summary() {
             rps[k, n[k]] = $5; p50[k, n[k]] = $6; p99[k, n[k]] = $7
             byRound[$3, $2, $1] = $5; p99Round[$3, $2, $1] = $7; rounds[$2, $1] = 1
             req[k] += $4; con[k] += $8; cpu[k] += $9; bad[k] += $10
-            # Share of the wrk clients on the busiest process (the split is sorted, busiest first; 0.50: even over two).
+            # Share of the wrk clients on the busiest nginx process (the split is sorted, busiest first; 0.50: even
+            # over two, 1.00: one worker holds them all). HAProxy is one process; "-" is a sample of none.
             np = split($11, per_proc, "/")
-            if (np > 1) { total = 0; for (i = 1; i <= np; i++) total += per_proc[i]; nb[k]++; busy[k, nb[k]] = per_proc[1] / total }
+            if ($3 != "haproxy" && $3 != "direct" && $11 != "-") { total = 0; for (i = 1; i <= np; i++) total += per_proc[i]; nb[k]++; busy[k, nb[k]] = per_proc[1] / total }
             lo[k] = (n[k] == 1 || $5 < lo[k]) ? $5 : lo[k]; hi[k] = ($5 > hi[k]) ? $5 : hi[k]
         }
         END {
@@ -393,7 +394,7 @@ summary() {
                 per = (v == "direct") ? "–" : sprintf("%.2f", con[k] * 1000 / req[k])
                 cs100k = (v == "direct") ? "–" : sprintf("%.2f", cpu[k] / ticks * 100000 / req[k])
                 mem = (v == "direct") ? "–" : sprintf("%.1f", rss[v] / 1024)
-                # Median share of the clients on the busiest process; – for one process (HAProxy, threads) and direct.
+                # Median share of the clients on the busiest process; – for HAProxy (one process, threads) and direct.
                 share = "–"
                 if (v != "direct" && nb[k] > 0) { for (r = 1; r <= nb[k]; r++) a4[r] = busy[k, r]; share = sprintf("%.2f", median(a4, nb[k])) }
                 printf "| %s | %d | %s | %s–%s | %.2f | %.2f | %s | %s | %s | %s | %d |\n", v, c, commas(med[k]), commas(lo[k]), commas(hi[k]), mp50, mp99[k], per, cs100k, mem, share, bad[k]
