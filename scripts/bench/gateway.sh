@@ -394,9 +394,9 @@ summary() {
                 per = (v == "direct") ? "–" : sprintf("%.2f", con[k] * 1000 / req[k])
                 cs100k = (v == "direct") ? "–" : sprintf("%.2f", cpu[k] / ticks * 100000 / req[k])
                 mem = (v == "direct") ? "–" : sprintf("%.1f", rss[v] / 1024)
-                # Median share of the clients on the busiest process; – for HAProxy (one process, threads) and direct.
+                # Median share of the clients on the busiest process; – where none was taken (HAProxy, direct).
                 share = "–"
-                if (v != "direct" && nb[k] > 0) { for (r = 1; r <= nb[k]; r++) a4[r] = busy[k, r]; share = sprintf("%.2f", median(a4, nb[k])) }
+                if (nb[k] > 0) { for (r = 1; r <= nb[k]; r++) a4[r] = busy[k, r]; share = sprintf("%.2f", median(a4, nb[k])) }
                 printf "| %s | %d | %s | %s–%s | %.2f | %.2f | %s | %s | %s | %s | %d |\n", v, c, commas(med[k]), commas(lo[k]), commas(hi[k]), mp50, mp99[k], per, cs100k, mem, share, bad[k]
             }
             print ""
