@@ -34,7 +34,7 @@
 #   BENCH_WARMUP       seconds of unmeasured load before each run (default 1)
 #   BENCH_CONNECTIONS  wrk connections, space-separated (default "64 256")
 #   BENCH_THREADS      wrk threads (default 2)
-#   BENCH_VARIANTS     subset/order of variants (default "project stock haproxy direct")
+#   BENCH_VARIANTS     subset/order of variants, each once (default "project stock haproxy direct")
 #   BENCH_CANDIDATE    JSON of renderer inputs over the project's, e.g. '{"keepalive":64}':
 #                      adds a variant `candidate` (to measure one tuning choice, paired)
 #   BENCH_CANDIDATE_SED  a sed script applied to the candidate's rendered text, for directives
@@ -79,7 +79,22 @@ verify() {
     [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || fatal "BENCH_ROUNDS must be a positive integer"
     [[ $DURATION =~ ^[1-9][0-9]*$ && $DURATION -le 10 ]] || fatal "BENCH_DURATION must be 1 to 10 seconds"
     [[ $WARMUP =~ ^[0-9]+$ && $WARMUP -le 5 ]] || fatal "BENCH_WARMUP must be 0 to 5 seconds"
-    [ -z "$CANDIDATE$CANDIDATE_SED" ] || VARIANTS="$VARIANTS candidate"
+    # Each variant once: two gateways on one reuseport port would split its clients and spoil both.
+    local v seen=" "
+    for v in $VARIANTS; do
+        case "$v" in
+            project | stock | haproxy | direct | candidate) ;;
+            *) fatal "BENCH_VARIANTS: unknown variant '$v' (project, stock, haproxy, direct, candidate)" ;;
+        esac
+        [[ $seen != *" $v "* ]] || fatal "BENCH_VARIANTS lists '$v' twice; list each variant once"
+        seen="$seen$v "
+    done
+    if [ -n "$CANDIDATE$CANDIDATE_SED" ]; then
+        # Listed by hand to choose its place in the rotation, or added last.
+        [[ $seen == *" candidate "* ]] || VARIANTS="$VARIANTS candidate"
+    elif [[ $seen == *" candidate "* ]]; then
+        fatal "BENCH_VARIANTS lists 'candidate' but neither BENCH_CANDIDATE nor BENCH_CANDIDATE_SED is set"
+    fi
     local nv nc estimate
     nv=$(wc -w <<<"$VARIANTS")
     nc=$(wc -w <<<"$CONNECTIONS")
