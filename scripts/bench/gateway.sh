@@ -468,8 +468,7 @@ main() {
             ;;
         stock) start stock "$PORT_STOCK" "$(render_stock "$PORT_STOCK" "$DIR/stock")" nginx -p "$DIR/stock" -c "$DIR/stock/conf" ;;
         haproxy) start haproxy "$PORT_HAPROXY" "$(render_haproxy "$PORT_HAPROXY" "$DIR/haproxy")" haproxy -db -f "$DIR/haproxy/conf" ;;
-        direct) ;;
-        *) fatal "unknown variant $v (project, stock, haproxy, direct)" ;;
+        direct) ;; # verify() refused any other name before anything started
         esac
     done
     if [ -f "$DIR/project/conf" ] && [ -f "$DIR/candidate/conf" ]; then
