@@ -13,6 +13,7 @@
 #   haproxy  HAProxy from Debian, idiomatic: keep-alive both sides,
 #            `http-reuse always`, the project's retry intent (one more attempt
 #            on another server on connection errors, timeouts and 500, never a POST)
+#            and its forwarding headers (X-Real-IP, X-Forwarded-For, X-Forwarded-Proto)
 #   direct   wrk straight to upstream a (no gateway: the ceiling)
 # Every round runs every variant at every concurrency, the order rotated each
 # round, so slow drift of the shared machine hits all variants alike. Each run
@@ -201,6 +202,10 @@ defaults
 
 frontend gateway
     bind 127.0.0.1:$1
+    # The project's forwarding headers; X-Forwarded-For as a line after the client's (one list, as nginx's appended one).
+    option forwardfor
+    http-request set-header X-Real-IP %[src]
+    http-request set-header X-Forwarded-Proto http
     default_backend services
 
 backend services
@@ -393,7 +398,7 @@ summary() {
             # Share of the wrk clients on the busiest nginx process (the split is sorted, busiest first; 0.50: even
             # over two, 1.00: one worker holds them all). HAProxy is one process; "-" is a sample of none.
             np = split($11, per_proc, "/")
-            if ($3 != "haproxy" && $3 != "direct" && $11 != "-") { total = 0; for (i = 1; i <= np; i++) total += per_proc[i]; nb[k]++; busy[k, nb[k]] = per_proc[1] / total }
+            if ($3 != "haproxy" && $3 != "direct" && $11 != "-") { total = 0; for (i = 1; i <= np; i++) total += per_proc[i]; nb[k]++; busy[k, nb[k]] = per_proc[1] / total; busyRound[$3, $2, $1] = busy[k, nb[k]] }
             lo[k] = (n[k] == 1 || $5 < lo[k]) ? $5 : lo[k]; hi[k] = ($5 > hi[k]) ? $5 : hi[k]
         }
         END {
@@ -430,6 +435,17 @@ summary() {
                 if (("stock" SUBSEP c) in med) extra = extra sprintf("; project/stock req/s %.2f", med["project", c] / med["stock", c])
                 if (("direct" SUBSEP c) in med) extra = extra sprintf("; project/direct req/s %.2f", med["project", c] / med["direct", c])
                 printf "c%d project/haproxy paired per round (median of %d): req/s %.2f, p99 %.2f%s\n", c, m, median(pr, m), median(pp, m), extra
+                # The same p99 ratios, grouped by how evenly the reuseport hash spread the clients over the
+                # project workers that round (the busiest process holding at most 0.55 of them, or more).
+                ne = 0; nu = 0
+                for (rc in rounds) {
+                    split(rc, parts, SUBSEP)
+                    if (parts[1] != c || !(("project" SUBSEP c SUBSEP parts[2]) in busyRound)) continue
+                    ratio = p99Round["project", c, parts[2]] / p99Round["haproxy", c, parts[2]]
+                    if (busyRound["project", c, parts[2]] <= 0.55) even[++ne] = ratio; else uneven[++nu] = ratio
+                }
+                printf "c%d project/haproxy p99 by the project split: near-even (busiest <= 0.55) %s in %d rounds, uneven %s in %d\n", c,
+                    ne ? sprintf("%.2f", median(even, ne)) : "-", ne, nu ? sprintf("%.2f", median(uneven, nu)) : "-", nu
                 if (("candidate" SUBSEP c) in n) {
                     m = 0
                     for (rc in rounds) {
